@@ -1,0 +1,56 @@
+// Package sqlite is the embedded case store: cases.Store on a SQLite file
+// through the pure-Go modernc.org/sqlite driver, in WAL mode with full
+// synchronous commits, so a case is on disk before its reference number is
+// told to anyone.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/cityline/cityline/cases"
+	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is cases.Store on SQLite.
+type Store struct {
+	cases.SQLStore
+}
+
+var _ cases.Store = (*Store)(nil)
+
+// Open opens (creating when needed) the database file at path and brings
+// its schema up to date. prefix is the reference prefix (EX); now is the
+// clock (time.Now when nil).
+func Open(ctx context.Context, path, prefix string, now func() time.Time) (*Store, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("open case store: %w", err)
+		}
+	}
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
+		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open case store %s: %w", path, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open case store %s: %w", path, err)
+	}
+	sub, _ := fs.Sub(migrations, "migrations")
+	if err := cases.Migrate(ctx, db, sub, false); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open case store %s: %w", path, err)
+	}
+	return &Store{SQLStore: cases.SQLStore{DB: db, Dialect: cases.Dialect{Name: "sqlite"}, Prefix: prefix, Now: now}}, nil
+}

@@ -1,0 +1,314 @@
+package dialog
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/cityline/cityline/cases"
+	"github.com/cityline/cityline/dialog/locale"
+)
+
+// Place is where a problem is, as the resident said it.
+type Place struct {
+	Address string       // normalised: "12 King St W", "Queen St & Spadina Ave"
+	Point   *cases.Point // when known
+	Kind    string       // address, intersection, landmark, point
+	words   []string     // the normalised words it was read from
+}
+
+var (
+	latLongRE = regexp.MustCompile(`(-?\d{1,2}\.\d{2,})\s*[, ]\s*(-?\d{1,3}\.\d{2,})`)
+	measureRE = regexp.MustCompile(`^(cm|mm|m|km|ft|feet|foot|inch|inches|in|metres?|meters?|centimet(re|er)s?|days?|hours?|weeks?|minutes?|mins?|am|pm|h|x|times|percent|kg|lbs?|pounds|bags?|items?|years?|months?|dollars?|people|cars?|trees?)$`)
+)
+
+// ParsePlace reads a reply to "where is it?". whole is true when the reply
+// is only the place (so "Queen and Spadina" is enough); false when looking
+// for a place inside a longer message.
+func ParsePlace(l *locale.Lang, text string, whole bool) (Place, bool) {
+	if m := latLongRE.FindStringSubmatch(text); m != nil {
+		lat, err1 := strconv.ParseFloat(m[1], 64)
+		long, err2 := strconv.ParseFloat(m[2], 64)
+		if err1 == nil && err2 == nil && lat >= -90 && lat <= 90 && long >= -180 && long <= 180 {
+			return Place{Address: m[1] + ", " + m[2], Point: &cases.Point{Lat: lat, Long: long}, Kind: "point"}, true
+		}
+	}
+	norm := Normalize(text)
+	words := spokenNumbers(l, strings.Fields(norm))
+	if len(words) == 0 || (whole && l.IsOneOf("not_place", norm)) {
+		return Place{}, false
+	}
+	if p, ok := streetAddress(l, words, whole); ok {
+		return p, true
+	}
+	if p, ok := intersection(l, words, whole); ok {
+		return p, true
+	}
+	if p, ok := landmark(l, words, whole); ok {
+		return p, true
+	}
+	if whole && len(words) <= 5 && hasStreetType(l, words) {
+		return Place{Address: prettyStreet(l, words), Kind: "address"}, true
+	}
+	return Place{}, false
+}
+
+// spokenNumbers turns "twelve king street" into "12 king street" so a
+// spoken address reads like a typed one.
+func spokenNumbers(l *locale.Lang, words []string) []string {
+	nums := l.WordMap("numbers")
+	var out []string
+	for i := 0; i < len(words); {
+		if _, ok := nums[words[i]]; ok && words[i] != "a" && words[i] != "an" {
+			j := i
+			for j < len(words) {
+				if _, ok := nums[words[j]]; ok {
+					j++
+					continue
+				}
+				if _, ok := l.WordMap("number_scale")[words[j]]; ok {
+					j++
+					continue
+				}
+				break
+			}
+			// Only a number followed by a street-like word: "first avenue" stays.
+			if j < len(words) && !isStreetType(l, words[j]) {
+				if v, ok := wordNumber(l, words[i:j]); ok && v >= 1 && v == float64(int(v)) {
+					out = append(out, strconv.Itoa(int(v)))
+					i = j
+					continue
+				}
+			}
+		}
+		out = append(out, words[i])
+		i++
+	}
+	return out
+}
+
+func isStreetType(l *locale.Lang, w string) bool {
+	_, ok := l.WordMap("street_types")[w]
+	return ok
+}
+
+func hasStreetType(l *locale.Lang, words []string) bool {
+	for _, w := range words[1:] {
+		if isStreetType(l, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func isNumber(w string) bool {
+	if w == "" {
+		return false
+	}
+	n := 0
+	for n < len(w) && w[n] >= '0' && w[n] <= '9' {
+		n++
+	}
+	return n > 0 && len(w)-n <= 1
+}
+
+// streetAddress finds "12 king st w", "45 elm", "1200 block of main".
+func streetAddress(l *locale.Lang, words []string, whole bool) (Place, bool) {
+	for i, w := range words {
+		if !isNumber(w) || i+1 >= len(words) {
+			continue
+		}
+		rest := words[i+1:]
+		if rest[0] == "block" && len(rest) > 2 && rest[1] == "of" {
+			rest = rest[2:]
+		}
+		if measureRE.MatchString(rest[0]) || l.IsOneOf("skip", rest[0]) {
+			continue
+		}
+		// The street name runs to its type, and a direction after it.
+		end := -1
+		for j := 0; j < len(rest) && j < 4; j++ {
+			if j > 0 && isStreetType(l, rest[j]) {
+				end = j + 1
+				if end < len(rest) {
+					if _, ok := l.WordMap("directions")[rest[end]]; ok {
+						end++
+					}
+				}
+				break
+			}
+		}
+		if end < 0 {
+			// No type: accept "45 elm" only when the reply is just that, or
+			// it follows a place word ("at 45 elm").
+			cue := i > 0 && (words[i-1] == "at" || words[i-1] == "on" || words[i-1] == "near" || words[i-1] == "by" || words[i-1] == "outside")
+			if !(whole && len(rest) <= 3) && !cue {
+				continue
+			}
+			end = min(len(rest), 2)
+			if !whole {
+				end = 1
+			}
+			for k := 0; k < end; k++ {
+				if l.IsOneOf("place_prepositions", rest[k]) || rest[k] == "and" {
+					end = k
+					break
+				}
+			}
+			if end == 0 {
+				continue
+			}
+		}
+		street := append([]string{w}, rest[:end]...)
+		return Place{Address: prettyStreet(l, street), Kind: "address", words: street}, true
+	}
+	return Place{}, false
+}
+
+// intersection finds "queen and spadina", "corner of main & 2nd", "main/5th".
+func intersection(l *locale.Lang, words []string, whole bool) (Place, bool) {
+	joins := l.WordMap("intersection")
+	for i := 1; i < len(words)-1; i++ {
+		w := words[i]
+		if w != "and" && w != "&" && w != "at" && w != "x" {
+			if _, ok := joins[w]; !ok || strings.Contains(w, " ") {
+				continue
+			}
+		}
+		// The two streets: up to three words each, stopping at prepositions.
+		left := streetWords(l, words[:i], true)
+		right := streetWords(l, words[i+1:], false)
+		if len(left) == 0 || len(right) == 0 {
+			continue
+		}
+		cue := false
+		start := i - len(left)
+		if start > 0 {
+			prev := strings.Join(words[max(0, start-2):start], " ")
+			cue = strings.HasSuffix(prev, "corner of") || strings.HasSuffix(prev, "intersection of") ||
+				words[start-1] == "at" || words[start-1] == "near" || words[start-1] == "on" || words[start-1] == "of"
+		}
+		if !whole && !cue && !hasStreetType(l, append([]string{""}, append(left, right...)...)) {
+			continue
+		}
+		if whole && !cue && (len(left)+len(right) > 6) {
+			continue
+		}
+		return Place{Address: prettyStreet(l, left) + " & " + prettyStreet(l, right), Kind: "intersection",
+			words: words[i-len(left) : i+1+len(right)]}, true
+	}
+	return Place{}, false
+}
+
+func streetWords(l *locale.Lang, words []string, fromEnd bool) []string {
+	var out []string
+	for k := 0; k < len(words) && k < 3; k++ {
+		idx := k
+		if fromEnd {
+			idx = len(words) - 1 - k
+		}
+		w := words[idx]
+		if l.IsOneOf("place_prepositions", w) || w == "the" || w == "of" || w == "and" || isNumber(w) && !isOrdinal(w) {
+			break
+		}
+		if fromEnd {
+			out = append([]string{w}, out...)
+		} else {
+			out = append(out, w)
+			if isStreetType(l, w) {
+				if k+1 < len(words) {
+					if _, ok := l.WordMap("directions")[words[idx+1]]; ok {
+						out = append(out, words[idx+1])
+					}
+				}
+				break
+			}
+		}
+	}
+	return out
+}
+
+func isOrdinal(w string) bool {
+	return len(w) > 2 && isNumber(strings.TrimRight(w, "stndrh")) &&
+		(strings.HasSuffix(w, "st") || strings.HasSuffix(w, "nd") || strings.HasSuffix(w, "rd") || strings.HasSuffix(w, "th"))
+}
+
+// landmark finds "in front of the central library", "near the arena on main".
+func landmark(l *locale.Lang, words []string, whole bool) (Place, bool) {
+	text := " " + strings.Join(words, " ") + " "
+	for _, p := range l.Phrases("place_words") {
+		i := strings.Index(text, " "+p+" ")
+		if i < 0 {
+			continue
+		}
+		// Start at the preposition before the place word, when there is one.
+		before := strings.Fields(text[:i])
+		start := len(before)
+		for k := len(before) - 1; k >= 0 && k >= len(before)-4; k-- {
+			if l.IsOneOf("place_prepositions", before[k]) || (k > 0 && l.IsOneOf("place_prepositions", before[k-1]+" "+before[k])) {
+				start = k
+				break
+			}
+		}
+		if start == len(before) && !whole {
+			continue
+		}
+		if start == len(before) {
+			start = max(0, len(before)-3)
+		}
+		after := strings.Fields(text[i+len(p)+1:])
+		// Keep "on main street" after the place word.
+		tail := 0
+		if len(after) >= 2 && (after[0] == "on" || after[0] == "at") {
+			tail = min(len(after), 4)
+			for k := 1; k < tail; k++ {
+				if isStreetType(l, after[k]) {
+					tail = k + 1
+					break
+				}
+			}
+		}
+		phrase := append(append(before[start:], strings.Fields(p)...), after[:tail]...)
+		return Place{Address: titleWords(phrase), Kind: "landmark"}, true
+	}
+	return Place{}, false
+}
+
+// prettyStreet writes a street the way a city's records do: "12 King St W".
+func prettyStreet(l *locale.Lang, words []string) string {
+	types := l.WordMap("street_types")
+	dirs := l.WordMap("directions")
+	out := make([]string, len(words))
+	for i, w := range words {
+		switch {
+		case i > 0 && types[w] != "":
+			out[i] = types[w]
+		case i > 0 && dirs[w] != "" && i == len(words)-1 && len(words) > 2:
+			out[i] = dirs[w]
+		default:
+			out[i] = title(w)
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+func titleWords(words []string) string {
+	out := make([]string, len(words))
+	for i, w := range words {
+		out[i] = w
+		if len(w) > 3 || i == len(words)-1 {
+			out[i] = title(w)
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+func title(w string) string {
+	if w == "" {
+		return w
+	}
+	if isOrdinal(w) {
+		return w
+	}
+	return strings.ToUpper(w[:1]) + w[1:]
+}

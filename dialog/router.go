@@ -1,0 +1,386 @@
+package dialog
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/cityline/cityline/dialog/locale"
+	"github.com/cityline/cityline/knowledge"
+)
+
+// Kind is what the router decided a message is.
+type Kind string
+
+// The router's decisions.
+const (
+	KindAnswer    Kind = "answer"    // an article answers it
+	KindService   Kind = "service"   // a request type to report
+	KindStatus    Kind = "status"    // where a request stands
+	KindHandoff   Kind = "handoff"   // wants a person
+	KindHelp      Kind = "help"      // greeting, thanks, "what can you do"
+	KindEmergency Kind = "emergency" // call 911 now
+	KindClarify   Kind = "clarify"   // two or three close candidates
+	KindFallback  Kind = "fallback"  // not something the city handles
+)
+
+// Decision is the router's reading of one message.
+type Decision struct {
+	Kind       Kind
+	ID         string  // article id or service code; the best candidate when clarifying
+	Confidence float64 // 0..1, calibrated: the share of such decisions that were right on the dev sets
+	Lang       string
+	Ref        string // a reference number the message named, for status
+	Sub        string // for help: greeting, thanks or help
+	Candidates []Candidate
+	// Features are what confidence was computed from, when the decision
+	// came from search (for calibration).
+	Features *Features `json:"-"`
+}
+
+// Candidate is one ranked possibility.
+type Candidate struct {
+	Kind  Kind    `json:"kind"`
+	ID    string  `json:"id"`
+	Score float64 `json:"score"`
+}
+
+// Searcher ranks a pack's articles and services for a message;
+// knowledge/index implements it.
+type Searcher interface {
+	Search(ctx context.Context, text, lang string, limit int) (SearchResult, error)
+}
+
+// SearchResult is what a Searcher found.
+type SearchResult struct {
+	Lang  string
+	Terms []string
+	Hits  []SearchHit
+}
+
+// SearchHit is one ranked document: Kind is "article" or "service".
+type SearchHit struct {
+	Kind     string
+	ID       string
+	Score    float64 // the engine's own relevance
+	Coverage float64 // share of the message the document explains, 0..1
+	Name     float64 // share of the document's name the message used, 0..1
+}
+
+// Router reads a resident's message and decides what it is.
+type Router struct {
+	pack   *knowledge.Pack
+	search Searcher
+	cat    *locale.Catalog
+	refRE  *regexp.Regexp
+	cal    Calibration
+}
+
+// NewRouter returns a router over a pack and its search index.
+func NewRouter(pack *knowledge.Pack, s Searcher, cat *locale.Catalog) *Router {
+	prefix := `[a-z]{2,4}`
+	if p := pack.City.ReferencePrefix; p != "" {
+		prefix = regexp.QuoteMeta(strings.ToLower(p))
+	}
+	return &Router{pack: pack, search: s, cat: cat,
+		refRE: regexp.MustCompile(`\b` + prefix + `[ -]?#?\d{3,8}\b`), cal: DefaultCalibration}
+}
+
+// SetCalibration replaces the confidence model (used by calibration runs).
+func (r *Router) SetCalibration(c Calibration) { r.cal = c }
+
+// Route decides what text is. lang is a hint (the conversation's language);
+// empty means detect.
+func (r *Router) Route(ctx context.Context, text, lang string) (Decision, error) {
+	norm := Normalize(text)
+	if lang == "" || !r.cat.Has(lang) {
+		lang = r.DetectLang(norm)
+	}
+	l := r.cat.Lang(lang)
+	d := Decision{Lang: lang, Confidence: 1}
+	switch {
+	case norm == "":
+		d.Kind, d.Sub = KindHelp, "help"
+		return d, nil
+	case r.IsEmergency(norm, lang):
+		d.Kind = KindEmergency
+		return d, nil
+	}
+	if m := r.refRE.FindString(norm); m != "" {
+		d.Kind, d.Ref = KindStatus, strings.ToUpper(m)
+		return d, nil
+	}
+	switch {
+	case l.Intent("handoff").Match(norm):
+		d.Kind = KindHandoff
+		return d, nil
+	case l.Intent("status").Match(norm):
+		d.Kind = KindStatus
+		return d, nil
+	}
+	if sub := smallTalk(l, norm); sub != "" {
+		d.Kind, d.Sub = KindHelp, sub
+		return d, nil
+	}
+	return r.rank(ctx, text, norm, l, d)
+}
+
+// IsEmergency reports whether a normalised message describes an emergency.
+func (r *Router) IsEmergency(norm, lang string) bool {
+	l := r.cat.Lang(lang)
+	if l.Intent("emergency").Match(l.Intent("not_emergency").Remove(norm)) {
+		return true
+	}
+	// A resident may write in another of the pack's languages.
+	for _, code := range r.cat.Languages() {
+		if code == lang {
+			continue
+		}
+		o := r.cat.Lang(code)
+		if o.Intent("emergency").Match(o.Intent("not_emergency").Remove(norm)) {
+			return true
+		}
+	}
+	return false
+}
+
+// ChosenLang returns the language a message explicitly asks for
+// ("français", "English please"), or "".
+func (r *Router) ChosenLang(norm string) string {
+	for _, code := range r.cat.Languages() {
+		if r.cat.Lang(code).Intent("choose_" + code).Match(norm) {
+			return code
+		}
+	}
+	return ""
+}
+
+// smallTalk recognises a message that is only a greeting, thanks or a
+// request for help.
+func smallTalk(l *locale.Lang, norm string) string {
+	rest := strings.TrimSpace(l.Intent("greeting").Remove(norm))
+	if rest == "" {
+		return "greeting"
+	}
+	if strings.TrimSpace(l.Intent("thanks").Remove(rest)) == "" {
+		if rest != norm {
+			return "greeting"
+		}
+		return "thanks"
+	}
+	if strings.TrimSpace(l.Intent("help").Remove(rest)) == "" {
+		return "help"
+	}
+	return ""
+}
+
+// rank asks the search index and turns its ranking into a decision.
+func (r *Router) rank(ctx context.Context, text, norm string, l *locale.Lang, d Decision) (Decision, error) {
+	// Where the problem is says nothing about what it is: "Western Ave"
+	// must not pull in western-anything.
+	res, err := r.search.Search(ctx, withoutPlace(l, text), d.Lang, 10)
+	if err != nil {
+		return d, fmt.Errorf("route: %w", err)
+	}
+	f := Features{asks: l.Intent("question").Match(norm), reports: l.Intent("report").Match(norm)}
+	if len(res.Terms) <= 1 {
+		f.Short = 1
+	}
+	cands := r.score(res.Hits, f)
+	d.Candidates = cands
+	if len(cands) == 0 {
+		d.Kind, d.Confidence = KindFallback, 1
+		return d, nil
+	}
+	top := cands[0]
+	f.Coverage = coverageOf(res.Hits, top)
+	f.Margin = 1
+	if len(cands) > 1 {
+		f.Margin = 1 - cands[1].Score
+	}
+	conf := r.cal.Confidence(f)
+	d.ID, d.Confidence, d.Features = top.ID, conf, &f
+	switch {
+	case conf < r.cal.Fallback:
+		d.Kind = KindFallback
+	case conf < r.cal.Clarify && len(cands) > 1 && cands[1].Score >= r.cal.CloseRatio:
+		d.Kind = KindClarify
+	default:
+		d.Kind = top.Kind
+	}
+	return d, nil
+}
+
+// withoutPlace removes a street address or intersection from a message.
+func withoutPlace(l *locale.Lang, text string) string {
+	p, ok := ParsePlace(l, text, false)
+	if !ok || p.Kind == "landmark" || len(p.words) == 0 {
+		return text
+	}
+	words := strings.Fields(Normalize(text))
+	n := len(p.words)
+	for i := 0; i+n <= len(words); i++ {
+		if slices.Equal(words[i:i+n], p.words) {
+			return strings.Join(append(slices.Clone(words[:i]), words[i+n:]...), " ")
+		}
+	}
+	return text
+}
+
+// Features describe a ranking for the confidence model.
+type Features struct {
+	Coverage float64 // share of the message the best candidate explains
+	Margin   float64 // 1 - second score / best score
+	Short    float64 // 1 when the message has one meaningful word
+	asks     bool
+	reports  bool
+}
+
+// score combines the search ranking with the message's intent: a question
+// leans to articles, a report to services.
+func (r *Router) score(hits []SearchHit, f Features) []Candidate {
+	if len(hits) == 0 {
+		return nil
+	}
+	var out []Candidate
+	for _, h := range hits {
+		s := h.Coverage + 0.15*h.Name
+		kind := KindAnswer
+		if h.Kind == "service" {
+			kind = KindService
+		}
+		switch {
+		case kind == KindService && f.reports && !f.asks:
+			s *= 1.2
+		case kind == KindAnswer && f.asks && !f.reports:
+			s *= 1.2
+		case kind == KindService && f.asks && !f.reports:
+			s *= 0.9
+		}
+		out = append(out, Candidate{Kind: kind, ID: h.ID, Score: s})
+	}
+	slices.SortStableFunc(out, func(a, b Candidate) int {
+		switch {
+		case a.Score > b.Score:
+			return -1
+		case a.Score < b.Score:
+			return 1
+		}
+		return 0
+	})
+	// Normalise so the best is 1: scores compare within one message only.
+	top := out[0].Score
+	if top <= 0 {
+		return nil
+	}
+	for i := range out {
+		out[i].Score = math.Round(out[i].Score/top*1000) / 1000
+	}
+	return out
+}
+
+func coverageOf(hits []SearchHit, c Candidate) float64 {
+	for _, h := range hits {
+		if h.ID == c.ID && (h.Kind == "service") == (c.Kind == KindService) {
+			return h.Coverage
+		}
+	}
+	return 0
+}
+
+// Calibration turns ranking features into a confidence and sets the
+// thresholds of the decision. The values are fitted on the labelled dev
+// sets by `cityline test --calibrate`, never set by hand.
+type Calibration struct {
+	// Logistic model over coverage, margin between the two best, and
+	// message length.
+	Bias, Coverage, Margin, Short float64
+	Fallback   float64 // below: out of scope
+	Clarify    float64 // below, with a close second: offer choices
+	CloseRatio float64 // how close the second must be to clarify
+}
+
+// DefaultCalibration is the fitted model; see cmd/cityline's test command.
+var DefaultCalibration = Calibration{
+	Bias: -3, Coverage: 8, Margin: 2, Short: 0,
+	Fallback: 0.35, Clarify: 0.55, CloseRatio: 0.9,
+}
+
+// Confidence is the model's probability that the best candidate is right.
+func (c Calibration) Confidence(f Features) float64 {
+	z := c.Bias + c.Coverage*f.Coverage + c.Margin*f.Margin + c.Short*f.Short
+	return math.Round(1/(1+math.Exp(-z))*1000) / 1000
+}
+
+// DetectLang guesses the language of a message among the catalogue's,
+// from which language's common words it uses most. It is a hint: an
+// explicit choice by the resident always wins.
+func (r *Router) DetectLang(norm string) string {
+	langs := r.cat.Languages()
+	if len(langs) == 1 {
+		return langs[0]
+	}
+	best, bestN := langs[0], 0
+	words := strings.Fields(norm)
+	for _, code := range langs {
+		common := r.cat.Lang(code).Words["common"]
+		n := 0
+		for _, w := range words {
+			if slices.Contains(common, w) {
+				n++
+			}
+		}
+		if n > bestN {
+			best, bestN = code, n
+		}
+	}
+	return best
+}
+
+// Normalize lower-cases text, removes accents and apostrophes, and turns
+// other punctuation into single spaces: the form intent phrases match.
+func Normalize(text string) string {
+	var b strings.Builder
+	b.Grow(len(text))
+	space := true
+	for _, r := range strings.ToLower(text) {
+		switch {
+		case r == '\'' || r == '’' || r == '`':
+			continue
+		case r == '#' || r == '&':
+			// kept: "ref #123", "main & 2nd"
+		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
+		case r > 127:
+			if f, ok := accentFold[r]; ok {
+				r = f
+			} else if !isLetter(r) {
+				r = ' '
+			}
+		default:
+			r = ' '
+		}
+		if r == ' ' {
+			if space {
+				continue
+			}
+			space = true
+		} else {
+			space = false
+		}
+		b.WriteRune(r)
+	}
+	return strings.TrimSpace(b.String())
+}
+
+var accentFold = map[rune]rune{
+	'à': 'a', 'â': 'a', 'ä': 'a', 'á': 'a', 'ç': 'c', 'é': 'e', 'è': 'e', 'ê': 'e', 'ë': 'e',
+	'î': 'i', 'ï': 'i', 'í': 'i', 'ô': 'o', 'ö': 'o', 'ó': 'o', 'ù': 'u', 'û': 'u', 'ü': 'u',
+	'ú': 'u', 'ÿ': 'y', 'ñ': 'n',
+}
+
+func isLetter(r rune) bool {
+	return r > 127 && (r < 0x2000 || r > 0x206F) && !(r >= 0x1F000)
+}
