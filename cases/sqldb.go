@@ -299,11 +299,12 @@ func (s *SQLStore) Update(ctx context.Context, ref string, ch Change) (*Case, er
 	var set []string
 	var args []any
 	if ch.Status != nil {
-		if _, err := ParseStatus(string(*ch.Status)); err != nil {
+		st, err := ParseStatus(string(*ch.Status))
+		if err != nil {
 			return nil, fmt.Errorf("update case %s: %w", ref, err)
 		}
 		set = append(set, "status = ?")
-		args = append(args, string(*ch.Status))
+		args = append(args, string(st)) // as parsed: " Closed" is stored as closed
 	}
 	if ch.Notes != nil {
 		set = append(set, "status_notes = ?")
@@ -314,8 +315,9 @@ func (s *SQLStore) Update(ctx context.Context, ref string, ch Change) (*Case, er
 		args = append(args, FormatTime(*ch.Expected))
 	}
 	if ch.Ref != nil {
+		// Stored as Get will look it up, or the case could not be found again.
 		set = append(set, "ref = ?")
-		args = append(args, *ch.Ref)
+		args = append(args, NormalizeRef(*ch.Ref))
 	}
 	set = append(set, "updated = ?")
 	args = append(args, FormatTime(s.now()))

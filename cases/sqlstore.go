@@ -60,26 +60,32 @@ func DecodeJSON(s string, v any) error {
 	return json.Unmarshal([]byte(s), v)
 }
 
+// earthRadiusM is the radius of the sphere DistanceM and BoundingBox use.
+const earthRadiusM = 6371000.0
+
 // DistanceM is the great-circle distance between two points, in metres.
 func DistanceM(a, b Point) float64 {
-	const r = 6371000.0
 	rad := math.Pi / 180
 	dLat := (b.Lat - a.Lat) * rad
 	dLong := (b.Long - a.Long) * rad
 	h := math.Sin(dLat/2)*math.Sin(dLat/2) +
 		math.Cos(a.Lat*rad)*math.Cos(b.Lat*rad)*math.Sin(dLong/2)*math.Sin(dLong/2)
-	return 2 * r * math.Asin(math.Min(1, math.Sqrt(h)))
+	return 2 * earthRadiusM * math.Asin(math.Min(1, math.Sqrt(h)))
 }
 
 // BoundingBox returns the latitude and longitude ranges around p that
-// contain every point within radius metres: a cheap index filter before
-// the exact distance.
+// contain every point within radius metres (as DistanceM measures): a
+// cheap index filter before the exact distance. The longitude range is
+// the whole circle (180 either side) when a pole is within radius.
 func BoundingBox(p Point, radius float64) (minLat, maxLat, minLong, maxLong float64) {
-	dLat := radius / 111320.0
-	cos := math.Cos(p.Lat * math.Pi / 180)
-	if cos < 0.01 {
-		cos = 0.01
+	// On the sphere, the points within angular distance d of p span d of
+	// latitude and asin(sin d / cos lat) of longitude either side. The
+	// margin keeps points at exactly radius inside despite rounding.
+	d := radius / earthRadiusM * (1 + 1e-9)
+	dLat := d * 180 / math.Pi
+	dLong := 180.0
+	if s := math.Sin(d) / math.Cos(p.Lat*math.Pi/180); d < math.Pi/2 && s >= 0 && s < 1 {
+		dLong = math.Asin(s) * 180 / math.Pi
 	}
-	dLong := radius / (111320.0 * cos)
 	return p.Lat - dLat, p.Lat + dLat, p.Long - dLong, p.Long + dLong
 }

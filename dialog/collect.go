@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/mail"
 	"regexp"
 	"slices"
@@ -89,25 +90,37 @@ func (t *turn) takeExtras(text, except string) {
 		case a.IsList():
 			keys := mentioned(norm, a.Values)
 			if len(keys) == 1 || (len(keys) > 1 && a.Datatype == cases.MultiValueList) {
-				d.Attrs[a.Code] = keys
+				d.set(a.Code, keys)
 			}
 		case a.Datatype == cases.Number:
-			if v, ok := numberWithUnit(text, a); ok {
-				d.Attrs[a.Code] = []string{v}
+			if v, ok := t.numberWithUnit(text, a); ok {
+				d.set(a.Code, []string{v})
 			}
 		}
 	}
 }
 
-var numberUnitRE = regexp.MustCompile(`(\d+(?:[.,]\d+)?)\s*([a-zA-Z]+)`)
+var numberUnitRE = regexp.MustCompile(`(\d+(?:[.,]\d+)?)\s*([a-zA-Z]+)(?:\s+([a-zA-Z]+))?`)
 
-// numberWithUnit finds "30 cm" when the question speaks of cm.
-func numberWithUnit(text string, a cases.Attribute) (string, bool) {
-	q := " " + Normalize(a.Description+" "+a.DatatypeDescription) + " "
+// numberWithUnit finds "30 cm deep" for "How deep is it, in centimetres?":
+// a number whose unit, or the word after it, the question speaks of.
+func (t *turn) numberWithUnit(text string, a cases.Attribute) (string, bool) {
+	q := strings.Fields(Normalize(a.Description + " " + a.DatatypeDescription))
+	units := t.l.WordMap("measure_units")
 	for _, m := range numberUnitRE.FindAllStringSubmatch(text, -1) {
-		unit := strings.ToLower(m[2])
-		if len(unit) <= 4 && strings.Contains(q, " "+unit+" ") || strings.Contains(q, "("+unit+")") {
-			return strings.ReplaceAll(m[1], ",", "."), true
+		for _, w := range []string{strings.ToLower(m[2]), strings.ToLower(m[3])} {
+			if w == "" {
+				continue
+			}
+			names := []string{w}
+			if full, ok := units[w]; ok {
+				names = append(names, strings.Fields(full)...)
+			}
+			for _, n := range names {
+				if len(n) >= 2 && slices.ContainsFunc(q, func(qw string) bool { return sameWord(n, qw) }) {
+					return strings.ReplaceAll(m[1], ",", "."), true
+				}
+			}
 		}
 	}
 	return "", false
@@ -203,7 +216,7 @@ func (t *turn) question(step string, hint bool) {
 		if hint {
 			t.add(t.say("hint_location"))
 		}
-		t.add(t.say("ask_location", "service", strings.ToLower(name)))
+		t.add(t.say("ask_location", "service", name))
 		t.reply.Expect = ExpectLocation
 	case strings.HasPrefix(step, stepAttrPrefix):
 		a, ok := t.attribute(strings.TrimPrefix(step, stepAttrPrefix))
@@ -226,10 +239,11 @@ func (t *turn) question(step string, hint bool) {
 			_ = i
 		}
 	case step == stepDescription:
+		t.notes(math.MaxInt)
 		if hint {
 			t.add(t.say("hint_description"))
 		}
-		t.add(t.say("ask_description", "service", strings.ToLower(name)))
+		t.add(t.say("ask_description", "service", name))
 		t.reply.Expect = ExpectText
 		t.reply.Optional = true
 	case step == stepContact:
@@ -316,7 +330,7 @@ func (t *turn) collect(ctx context.Context) error {
 	}
 	if t.s.Updated.Before(t.now.Add(-t.e.resume)) && !t.answers(d.Step) {
 		t.s.Asked = "resume"
-		t.add(t.say("resume_offer", "service", strings.ToLower(t.serviceName(d.Service)), "where", t.where()))
+		t.add(t.say("resume_offer", "service", (t.serviceName(d.Service)), "where", t.where()))
 		t.yesNoChoices()
 		t.reply.Expect = ExpectYesNo
 		return nil
@@ -398,7 +412,7 @@ func (t *turn) fill(step string) error {
 		if err != nil {
 			return err
 		}
-		d.Attrs[a.Code] = vals
+		d.set(a.Code, vals)
 		d.Skipped = slices.DeleteFunc(d.Skipped, func(s string) bool { return s == step })
 		return nil
 	case step == stepDescription:
@@ -526,6 +540,9 @@ func (t *turn) reask(ctx context.Context, step string) error {
 		t.reply.Expect = ExpectYesNo
 		return nil
 	}
+	if step == stepContact {
+		t.add(t.say("hint_contact"))
+	}
 	if d.Tries >= maxTries {
 		t.add(t.say("offer_person"))
 		t.s.Asked = "handoff"
@@ -547,7 +564,7 @@ func (t *turn) command(ctx context.Context) (bool, error) {
 	case l.IsOneOf("back", norm):
 		return true, t.back(ctx)
 	case l.IsOneOf("help_here", norm):
-		t.add(t.say("help_in_report", "service", strings.ToLower(t.serviceName(t.s.Draft.Service))))
+		t.add(t.say("help_in_report", "service", (t.serviceName(t.s.Draft.Service))))
 		t.question(t.s.Draft.Step, true)
 		return true, nil
 	case l.Intent("handoff").Match(norm):
@@ -656,7 +673,7 @@ func (t *turn) cancel(ctx context.Context) error {
 	if err := t.s.fire(ctx, EvCancelled); err != nil {
 		return err
 	}
-	t.add(t.say("cancelled", "service", strings.ToLower(name)))
+	t.add(t.say("cancelled", "service", name))
 	t.reply.Expect = ExpectText
 	return nil
 }
@@ -680,11 +697,12 @@ func (t *turn) digress(ctx context.Context) (bool, error) {
 		if d.Sub != "help" {
 			return false, nil
 		}
-		t.add(t.say("help_in_report", "service", strings.ToLower(t.serviceName(t.s.Draft.Service))))
+		t.add(t.say("help_in_report", "service", (t.serviceName(t.s.Draft.Service))))
 		t.question(t.s.Draft.Step, true)
 		return true, nil
 	case KindAnswer, KindService:
-		if d.Confidence < digressConfidence || t.s.Draft.Step == stepDescription {
+		// A reply of a word or two is a confusing answer, not a new topic.
+		if d.Confidence < digressConfidence || t.s.Draft.Step == stepDescription || len(strings.Fields(t.norm)) < 3 {
 			return false, nil
 		}
 	default:
@@ -707,8 +725,8 @@ func (t *turn) digress(ctx context.Context) (bool, error) {
 // offerSwitch asks whether to drop the report in progress for another.
 func (t *turn) offerSwitch() error {
 	t.s.Asked = "switch"
-	t.add(t.say("switch_offer", "current", strings.ToLower(t.serviceName(t.s.Draft.Service)),
-		"other", strings.ToLower(t.serviceName(t.s.Pending))))
+	t.add(t.say("switch_offer", "current", (t.serviceName(t.s.Draft.Service)),
+		"other", (t.serviceName(t.s.Pending))))
 	t.yesNoChoices()
 	t.reply.Expect = ExpectYesNo
 	return nil
@@ -720,7 +738,7 @@ func (t *turn) backTo() {
 	if d == nil {
 		return
 	}
-	t.add(t.say("back_to_report", "service", strings.ToLower(t.serviceName(d.Service))))
+	t.add(t.say("back_to_report", "service", (t.serviceName(d.Service))))
 	choices := t.reply.Choices
 	if d.Step == stepConfirm {
 		t.summary()
@@ -743,6 +761,7 @@ func (t *turn) where() string {
 
 // summary shows exactly what will be filed and asks to confirm.
 func (t *turn) summary() {
+	t.notes(math.MaxInt)
 	v := t.draftView()
 	var b strings.Builder
 	b.WriteString(t.say("confirm_intro", "service", v.ServiceName))
@@ -887,7 +906,7 @@ func (t *turn) submit(ctx context.Context) error {
 		t.s.Cases = t.s.Cases[1:]
 	}
 	t.record(ctx, Event{Type: EventCase, Kind: KindService, Target: c.ServiceCode, Ref: c.Ref, Elapsed: t.now.Sub(t.s.Started)})
-	t.add(t.say("filed", "ref", c.Ref, "service", strings.ToLower(svc.Name)))
+	t.add(t.say("filed", "ref", c.Ref, "service", svc.Name))
 	if c.Contact.Notify {
 		t.add(t.say("filed_notify"))
 	} else {

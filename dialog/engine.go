@@ -39,6 +39,10 @@ type Inbound struct {
 	Location       *cases.Point // a shared location
 	Media          []string     // photo URLs
 	Lang           string       // a language the resident explicitly chose ("" when not)
+	// MessageID is the platform's id of this message (Twilio's
+	// MessageSid, CallSid plus turn): a message seen before gets the same
+	// reply again and is not processed twice. Empty: no de-duplication.
+	MessageID string
 }
 
 // Expect is the kind of input the reply asks for.
@@ -80,8 +84,8 @@ type Message struct {
 	Text string
 	// Article is set when the message is a knowledge-base answer: the web
 	// shows its full body, SMS and voice the short text.
-	Article *ArticleInfo `json:",omitempty"`
-	Emergency bool       `json:",omitempty"`
+	Article   *ArticleInfo `json:",omitempty"`
+	Emergency bool         `json:",omitempty"`
 }
 
 // ArticleInfo is an answer from the knowledge base.
@@ -147,7 +151,7 @@ type Handoff struct {
 // DraftView is a case in progress, readable by staff.
 type DraftView struct {
 	ServiceCode, ServiceName, Address, Description string
-	Details                                       []string // "Size: Large"
+	Details                                        []string // "Size: Large"
 }
 
 // Popular gives the topics residents use most, for quick starts; the
@@ -167,6 +171,7 @@ type Engine struct {
 	handoff  HandoffDesk
 	events   EventSink
 	popular  Popular
+	replays  Replays
 	now      func() time.Time
 	log      *slog.Logger
 	resume   time.Duration
@@ -184,6 +189,7 @@ type Config struct {
 	Handoff  HandoffDesk  // default: tell the resident how to reach 311
 	Events   EventSink    // default: none
 	Popular  Popular      // default: the pack's list
+	Replays  Replays      // default: in memory, 24 hours
 	Now      func() time.Time
 	Logger   *slog.Logger
 	// ResumeAfter is the pause after which a returning resident with a
@@ -198,7 +204,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{pack: cfg.Pack, router: cfg.Router, cat: cfg.Catalog, desk: cfg.Cases,
 		sessions: cfg.Sessions, locker: cfg.Locker, handoff: cfg.Handoff, events: cfg.Events,
-		popular: cfg.Popular, now: cfg.Now, log: cfg.Logger, resume: cfg.ResumeAfter}
+		popular: cfg.Popular, replays: cfg.Replays, now: cfg.Now, log: cfg.Logger, resume: cfg.ResumeAfter}
 	if e.now == nil {
 		e.now = time.Now
 	}
@@ -216,6 +222,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if e.popular == nil {
 		e.popular = packPopular{e.pack}
+	}
+	if e.replays == nil {
+		e.replays = NewMemoryReplays(0, 0, e.now)
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
@@ -266,6 +275,13 @@ func (e *Engine) Handle(ctx context.Context, in Inbound) (Reply, error) {
 	}
 	defer unlock()
 
+	if in.MessageID != "" {
+		if r, ok, err := e.replays.Seen(ctx, in.MessageID); err != nil {
+			return e.trouble(in.Lang), fmt.Errorf("handle: replays: %w", err)
+		} else if ok {
+			return r, nil
+		}
+	}
 	s, err := e.sessions.Load(ctx, in.ConversationID)
 	isNew := false
 	switch {
@@ -302,6 +318,13 @@ func (e *Engine) Handle(ctx context.Context, in Inbound) (Reply, error) {
 	reply.State = s.State
 	if reply.Lang == "" {
 		reply.Lang = s.Lang
+	}
+	if in.MessageID != "" && err == nil {
+		if rerr := e.replays.Remember(ctx, in.MessageID, reply); rerr != nil {
+			// The turn is done and saved; a retry of it would be processed
+			// again, which the case key still keeps from filing twice.
+			e.log.Warn("remember reply", "err", rerr)
+		}
 	}
 	return reply, err
 }

@@ -121,11 +121,13 @@ func ParseChoice(l *locale.Lang, text string, values []cases.Value, multi bool) 
 		}
 		return keys, nil
 	}
-	if k, ok := matchOne(l, norm, values); ok {
-		return []string{k}, nil
-	}
 	// Several parts: split on commas and joining words.
 	parts := splitList(l, text)
+	if len(parts) < 2 || !multi {
+		if k, ok := matchOne(l, norm, values); ok {
+			return []string{k}, nil
+		}
+	}
 	var keys []string
 	for _, p := range parts {
 		k, ok := matchOne(l, Normalize(p), values)
@@ -134,6 +136,11 @@ func ParseChoice(l *locale.Lang, text string, values []cases.Value, multi bool) 
 		}
 		if !slices.Contains(keys, k) {
 			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 && len(parts) >= 2 && multi {
+		if k, ok := matchOne(l, norm, values); ok {
+			keys = []string{k}
 		}
 	}
 	// Names mentioned anywhere in a longer sentence ("it's in the bike lane").
@@ -188,33 +195,89 @@ func matchOne(l *locale.Lang, norm string, values []cases.Value) (string, bool) 
 	if best != "" {
 		return best, true
 	}
-	// A distinctive word of one name ("bike" for "Bike lane").
-	var hit []string
+	// The value whose name holds most of the reply's words ("bike lane"
+	// for "In a bike lane", "bike" too), when exactly one does.
+	words := contentWords(norm)
+	if len(words) == 0 {
+		return "", false
+	}
+	best, bestN, tie := "", 0, false
 	for _, v := range values {
-		for _, w := range strings.Fields(Normalize(v.Name)) {
-			if len(w) >= 4 && (w == norm || (len(norm) >= 4 && levenshtein(w, norm) <= 1)) {
-				hit = append(hit, v.Key)
-				break
+		name := strings.Fields(Normalize(v.Name))
+		n := 0
+		for _, w := range words {
+			for _, nw := range name {
+				if sameWord(w, nw) {
+					n++
+					break
+				}
 			}
 		}
+		switch {
+		case n > bestN:
+			best, bestN, tie = v.Key, n, false
+		case n == bestN && n > 0:
+			tie = true
+		}
 	}
-	if len(hit) == 1 {
-		return hit[0], true
+	if bestN > 0 && !tie && 2*bestN >= len(words) {
+		return best, true
 	}
 	return "", false
 }
 
-// mentioned finds values whose whole name appears in a longer reply.
+// contentWords are the words of a short reply that can name a choice.
+func contentWords(norm string) []string {
+	var out []string
+	for _, w := range strings.Fields(norm) {
+		if len(w) >= 3 && w != "the" && w != "and" && w != "for" && w != "with" {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// mentioned finds values named in a longer reply: every word of the name
+// that matters ("bike lane" for "In a bike lane"), or every word of one of
+// its alternatives ("curb" for "Along the curb or gutter").
 func mentioned(norm string, values []cases.Value) []string {
+	words := strings.Fields(norm)
 	var keys []string
-	padded := " " + norm + " "
 	for _, v := range values {
-		name := Normalize(v.Name)
-		if name != "" && strings.Contains(padded, " "+name+" ") {
-			keys = append(keys, v.Key)
+		for _, alt := range strings.Split(Normalize(v.Name), " or ") {
+			need := contentWords(alt)
+			if len(need) == 0 {
+				continue
+			}
+			all := true
+			for _, nw := range need {
+				if !slices.ContainsFunc(words, func(w string) bool { return sameWord(w, nw) }) {
+					all = false
+					break
+				}
+			}
+			if all {
+				keys = append(keys, v.Key)
+				break
+			}
 		}
 	}
 	return keys
+}
+
+// sameWord compares a resident's word with a word of a choice, forgiving
+// endings ("small" for "smaller", "large" for "larger") and a typo.
+func sameWord(w, nw string) bool {
+	switch {
+	case w == nw:
+		return true
+	case len(w) >= 4 && len(nw) >= 4 && len(w)-len(nw) <= 2 && len(nw)-len(w) <= 2 &&
+		(strings.HasPrefix(nw, w) || strings.HasPrefix(w, nw)):
+		return true
+	case len(w) >= 5 && levenshtein(w, nw) <= 1:
+		return true
+	}
+	return false
 }
 
 func levenshtein(a, b string) int {

@@ -2,6 +2,7 @@ package dialog
 
 import (
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -33,7 +34,8 @@ func ParsePlace(l *locale.Lang, text string, whole bool) (Place, bool) {
 			return Place{Address: m[1] + ", " + m[2], Point: &cases.Point{Lat: lat, Long: long}, Kind: "point"}, true
 		}
 	}
-	norm := Normalize(text)
+	// "Main/5th" and "Main @ 5th" are intersections.
+	norm := Normalize(strings.NewReplacer("/", " and ", "@", " at ").Replace(text))
 	words := spokenNumbers(l, strings.Fields(norm))
 	if len(words) == 0 || (whole && l.IsOneOf("not_place", norm)) {
 		return Place{}, false
@@ -244,10 +246,14 @@ func landmark(l *locale.Lang, words []string, whole bool) (Place, bool) {
 		// Start at the preposition before the place word, when there is one.
 		before := strings.Fields(text[:i])
 		start := len(before)
-		for k := len(before) - 1; k >= 0 && k >= len(before)-4; k-- {
-			if l.IsOneOf("place_prepositions", before[k]) || (k > 0 && l.IsOneOf("place_prepositions", before[k-1]+" "+before[k])) {
-				start = k
-				break
+		// The longest preposition wins: "in front of", not "of".
+	search:
+		for k := max(0, len(before)-6); k < len(before); k++ {
+			for n := min(3, len(before)-k); n >= 1; n-- {
+				if l.IsOneOf("place_prepositions", strings.Join(before[k:k+n], " ")) {
+					start = k
+					break search
+				}
 			}
 		}
 		if start == len(before) && !whole {
@@ -268,8 +274,15 @@ func landmark(l *locale.Lang, words []string, whole bool) (Place, bool) {
 				}
 			}
 		}
-		phrase := append(append(before[start:], strings.Fields(p)...), after[:tail]...)
-		return Place{Address: titleWords(phrase), Kind: "landmark"}, true
+		prep := 0
+		for n := 3; n >= 1; n-- {
+			if start+n <= len(before) && l.IsOneOf("place_prepositions", strings.Join(before[start:start+n], " ")) {
+				prep = n
+				break
+			}
+		}
+		phrase := append(append(slices.Clone(before[start:]), strings.Fields(p)...), after[:tail]...)
+		return Place{Address: titleWords(phrase, prep), Kind: "landmark", words: phrase}, true
 	}
 	return Place{}, false
 }
@@ -292,11 +305,13 @@ func prettyStreet(l *locale.Lang, words []string) string {
 	return strings.Join(out, " ")
 }
 
-func titleWords(words []string) string {
+// titleWords capitalises a landmark's name, leaving its leading
+// preposition (the first skip words) and small words in lower case.
+func titleWords(words []string, skip int) string {
 	out := make([]string, len(words))
 	for i, w := range words {
 		out[i] = w
-		if len(w) > 3 || i == len(words)-1 {
+		if i >= skip && (len(w) > 3 || i == len(words)-1) {
 			out[i] = title(w)
 		}
 	}

@@ -51,23 +51,7 @@ type Candidate struct {
 // Searcher ranks a pack's articles and services for a message;
 // knowledge/index implements it.
 type Searcher interface {
-	Search(ctx context.Context, text, lang string, limit int) (SearchResult, error)
-}
-
-// SearchResult is what a Searcher found.
-type SearchResult struct {
-	Lang  string
-	Terms []string
-	Hits  []SearchHit
-}
-
-// SearchHit is one ranked document: Kind is "article" or "service".
-type SearchHit struct {
-	Kind     string
-	ID       string
-	Score    float64 // the engine's own relevance
-	Coverage float64 // share of the message the document explains, 0..1
-	Name     float64 // share of the document's name the message used, 0..1
+	Search(ctx context.Context, text, lang string, limit int) (knowledge.SearchResult, error)
 }
 
 // Router reads a resident's message and decides what it is.
@@ -180,12 +164,15 @@ func smallTalk(l *locale.Lang, norm string) string {
 // rank asks the search index and turns its ranking into a decision.
 func (r *Router) rank(ctx context.Context, text, norm string, l *locale.Lang, d Decision) (Decision, error) {
 	// Where the problem is says nothing about what it is: "Western Ave"
-	// must not pull in western-anything.
-	res, err := r.search.Search(ctx, withoutPlace(l, text), d.Lang, 10)
+	// must not pull in western-anything. But naming a place is a sign of
+	// a report.
+	topic := withoutPlace(l, text)
+	res, err := r.search.Search(ctx, topic, d.Lang, 10)
 	if err != nil {
 		return d, fmt.Errorf("route: %w", err)
 	}
-	f := Features{asks: l.Intent("question").Match(norm), reports: l.Intent("report").Match(norm)}
+	f := Features{asks: l.Intent("question").Match(norm),
+		reports: l.Intent("report").Match(norm) || topic != text}
 	if len(res.Terms) <= 1 {
 		f.Short = 1
 	}
@@ -241,7 +228,7 @@ type Features struct {
 
 // score combines the search ranking with the message's intent: a question
 // leans to articles, a report to services.
-func (r *Router) score(hits []SearchHit, f Features) []Candidate {
+func (r *Router) score(hits []knowledge.Hit, f Features) []Candidate {
 	if len(hits) == 0 {
 		return nil
 	}
@@ -252,6 +239,8 @@ func (r *Router) score(hits []SearchHit, f Features) []Candidate {
 		if h.Kind == "service" {
 			kind = KindService
 		}
+		// Most messages to 311 report something: without a cue either
+		// way, a service edges out an article that says the same.
 		switch {
 		case kind == KindService && f.reports && !f.asks:
 			s *= 1.2
@@ -259,6 +248,8 @@ func (r *Router) score(hits []SearchHit, f Features) []Candidate {
 			s *= 1.2
 		case kind == KindService && f.asks && !f.reports:
 			s *= 0.9
+		case kind == KindService && !f.asks:
+			s *= 1.05
 		}
 		out = append(out, Candidate{Kind: kind, ID: h.ID, Score: s})
 	}
@@ -282,7 +273,7 @@ func (r *Router) score(hits []SearchHit, f Features) []Candidate {
 	return out
 }
 
-func coverageOf(hits []SearchHit, c Candidate) float64 {
+func coverageOf(hits []knowledge.Hit, c Candidate) float64 {
 	for _, h := range hits {
 		if h.ID == c.ID && (h.Kind == "service") == (c.Kind == KindService) {
 			return h.Coverage
@@ -298,9 +289,9 @@ type Calibration struct {
 	// Logistic model over coverage, margin between the two best, and
 	// message length.
 	Bias, Coverage, Margin, Short float64
-	Fallback   float64 // below: out of scope
-	Clarify    float64 // below, with a close second: offer choices
-	CloseRatio float64 // how close the second must be to clarify
+	Fallback                      float64 // below: out of scope
+	Clarify                       float64 // below, with a close second: offer choices
+	CloseRatio                    float64 // how close the second must be to clarify
 }
 
 // DefaultCalibration is the fitted model; see cmd/cityline's test command.

@@ -48,8 +48,8 @@ type Session struct {
 // Draft is a service request being gathered.
 type Draft struct {
 	Service string              `json:"s"`
-	Key     string              `json:"k"`            // idempotency key of the submission
-	Step    string              `json:"step"`         // location, attr:CODE, description, contact, confirm
+	Key     string              `json:"k"`    // idempotency key of the submission
+	Step    string              `json:"step"` // location, attr:CODE, description, contact, confirm
 	Address string              `json:"addr,omitempty"`
 	Lat     *float64            `json:"lat,omitempty"`
 	Long    *float64            `json:"lng,omitempty"`
@@ -183,4 +183,12 @@ func (l *LocalLocker) Lock(ctx context.Context, id string) (func(), error) {
 	m := &l.mu[maphash.String(l.seed, id)%uint64(len(l.mu))]
 	m.Lock()
 	return m.Unlock, nil
+}
+
+// set records an attribute's answer.
+func (d *Draft) set(code string, vals []string) {
+	if d.Attrs == nil {
+		d.Attrs = map[string][]string{}
+	}
+	d.Attrs[code] = vals
 }

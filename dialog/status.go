@@ -89,7 +89,7 @@ func (t *turn) myCases(ctx context.Context) ([]*cases.Case, error) {
 // describe says in plain words what stage a case is at. It says what the
 // status and the staff notes say, and never more: "closed" is not "fixed".
 func (t *turn) describe(c *cases.Case) {
-	name := strings.ToLower(t.serviceName(c.ServiceCode))
+	name := (t.serviceName(c.ServiceCode))
 	where := ""
 	if c.Address != "" {
 		where = t.say("at_place", "place", c.Address)

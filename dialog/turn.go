@@ -367,6 +367,14 @@ func (t *turn) chosen(ctx context.Context, id string) error {
 		return t.status(ctx, ref)
 	case "handoff":
 		return t.handoff(ctx, "asked")
+	case "edit":
+		if t.s.Draft != nil {
+			t.s.Asked = ""
+			return t.edit(ctx, ref)
+		}
+	case "cancel":
+		t.s.Asked = ""
+		return t.cancel(ctx)
 	case "none":
 		t.s.State = StateIdle
 		t.add(t.say("say_it_again"))
@@ -417,6 +425,10 @@ func (t *turn) pending(ctx context.Context) (bool, error) {
 			return true, t.edit(ctx, strings.TrimPrefix(id, "edit:"))
 		}
 	case "handoff":
+		// Digits answer the question shown with the offer, not the offer.
+		if isNumber(t.norm) {
+			break
+		}
 		if isYN && yes {
 			return true, t.handoff(ctx, "asked")
 		}

@@ -160,28 +160,13 @@ func newBrain(dir string) (*brain, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &brain{pack: p, index: ix, catalog: cat, router: dialog.NewRouter(p, searcher{ix}, cat)}, nil
+	return &brain{pack: p, index: ix, catalog: cat, router: dialog.NewRouter(p, ix, cat)}, nil
 }
 
 // engine builds a dialog engine over the brain.
 func (b *brain) engine(desk dialog.CaseDesk, log *slog.Logger, now func() time.Time) (*dialog.Engine, error) {
 	return dialog.New(dialog.Config{Pack: b.pack, Router: b.router, Catalog: b.catalog, Cases: desk,
 		Logger: log, Now: now})
-}
-
-// searcher adapts the Bleve index to the router's Searcher.
-type searcher struct{ ix *index.Index }
-
-func (s searcher) Search(ctx context.Context, text, lang string, limit int) (dialog.SearchResult, error) {
-	r, err := s.ix.Search(ctx, text, lang, limit)
-	if err != nil {
-		return dialog.SearchResult{}, err
-	}
-	out := dialog.SearchResult{Lang: r.Lang, Terms: r.Terms, Hits: make([]dialog.SearchHit, len(r.Hits))}
-	for i, h := range r.Hits {
-		out.Hits[i] = dialog.SearchHit{Kind: h.Kind, ID: h.ID, Score: h.Score, Coverage: h.Coverage, Name: h.Name}
-	}
-	return out, nil
 }
 
 // noCases is the case desk of commands that never file a case (ask).

@@ -50,6 +50,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		"test":  cmdTest,
 		"chat":  cmdChat,
 		"case":  cmdCase,
+		"serve": cmdServe,
 	}
 	name := args[0]
 	if name == "-h" || name == "--help" || name == "help" {

@@ -231,7 +231,9 @@ func report(w io.Writer, b *brain, rs []result, verbose bool) float64 {
 			pairs = append(pairs, pair{s, c})
 		}
 	}
-	sort.Slice(pairs, func(i, j int) bool { return pairs[i].n > pairs[j].n || pairs[i].n == pairs[j].n && pairs[i].s < pairs[j].s })
+	sort.Slice(pairs, func(i, j int) bool {
+		return pairs[i].n > pairs[j].n || pairs[i].n == pairs[j].n && pairs[i].s < pairs[j].s
+	})
 	if len(pairs) > 0 {
 		fmt.Fprintln(w, "  confusions (expected -> got):")
 		for i, p := range pairs {
@@ -424,4 +426,3 @@ func runCalibration(ctx context.Context, b *brain, tcs []testCase, w io.Writer) 
 }
 
 func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
-

@@ -22,8 +22,8 @@ import (
 
 // Kinds of documents.
 const (
-	KindArticle = "article"
-	KindService = "service"
+	KindArticle = knowledge.KindArticle
+	KindService = knowledge.KindService
 )
 
 // Fields, their Bleve boosts, and the weight of a match in each when
@@ -204,29 +204,10 @@ func buildLang(p *knowledge.Pack, im *mapping.IndexMappingImpl, lang string) (*l
 }
 
 // Result is what a search found and how it read the message.
-type Result struct {
-	Lang string
-	// Terms are the message's terms after analysis, correction and
-	// synonyms; Related the lexicon's additions.
-	Terms     []string
-	Related   []string
-	Corrected map[string]string // typo -> dictionary word
-	Hits      []Hit
-}
+type Result = knowledge.SearchResult
 
 // Hit is one ranked document.
-type Hit struct {
-	Kind  string // KindArticle or KindService
-	ID    string
-	Score float64 // Bleve's BM25 score
-	// Coverage is the share of the message's meaning (terms weighted by
-	// rarity, filler discounted, and by the field they matched in) that
-	// this document accounts for, 0..1: unlike BM25 it means the same in
-	// any pack, so confidence can be calibrated once.
-	Coverage float64
-	// Name is the share of the document's name the message mentions.
-	Name float64
-}
+type Hit = knowledge.Hit
 
 // Languages are the languages the index holds, default first.
 func (ix *Index) Languages() []string {

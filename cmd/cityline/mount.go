@@ -1,0 +1,12 @@
+package main
+
+import (
+	"context"
+	"net/http"
+)
+
+// mount adds each channel's routes to the server. Channels arrive here as
+// they are built; each is a thin adapter over the engine.
+func (s *server) mount(ctx context.Context, mux *http.ServeMux) error {
+	return nil
+}
