@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cityline/cityline/cases"
 	"github.com/cityline/cityline/dialog/locale"
 	"github.com/cityline/cityline/knowledge"
 )
@@ -94,7 +95,7 @@ func (r *Router) Route(ctx context.Context, text, lang string) (Decision, error)
 		return d, nil
 	}
 	if m := r.refRE.FindString(norm); m != "" {
-		d.Kind, d.Ref = KindStatus, strings.ToUpper(m)
+		d.Kind, d.Ref = KindStatus, cases.NormalizeRef(m)
 		return d, nil
 	}
 	switch {
@@ -173,7 +174,7 @@ func (r *Router) rank(ctx context.Context, text, norm string, l *locale.Lang, d 
 	}
 	f := Features{asks: l.Intent("question").Match(norm),
 		reports: l.Intent("report").Match(norm) || topic != text}
-	if len(res.Terms) <= 1 {
+	if res.Meaningful <= 1 {
 		f.Short = 1
 	}
 	cands := r.score(res.Hits, f)
@@ -183,7 +184,9 @@ func (r *Router) rank(ctx context.Context, text, norm string, l *locale.Lang, d 
 		return d, nil
 	}
 	top := cands[0]
-	f.Coverage = coverageOf(res.Hits, top)
+	if h, ok := hitOf(res.Hits, top); ok {
+		f.Coverage, f.Name, f.Phrase = h.Coverage, h.Name, h.Phrase
+	}
 	f.Margin = 1
 	if len(cands) > 1 {
 		f.Margin = 1 - cands[1].Score
@@ -222,6 +225,8 @@ type Features struct {
 	Coverage float64 // share of the message the best candidate explains
 	Margin   float64 // 1 - second score / best score
 	Short    float64 // 1 when the message has one meaningful word
+	Name     float64 // share of the best candidate's name the message used
+	Phrase   float64 // best share of one of its phrases the message holds
 	asks     bool
 	reports  bool
 }
@@ -273,25 +278,24 @@ func (r *Router) score(hits []knowledge.Hit, f Features) []Candidate {
 	return out
 }
 
-func coverageOf(hits []knowledge.Hit, c Candidate) float64 {
+func hitOf(hits []knowledge.Hit, c Candidate) (knowledge.Hit, bool) {
 	for _, h := range hits {
-		if h.ID == c.ID && (h.Kind == "service") == (c.Kind == KindService) {
-			return h.Coverage
+		if h.ID == c.ID && (h.Kind == knowledge.KindService) == (c.Kind == KindService) {
+			return h, true
 		}
 	}
-	return 0
+	return knowledge.Hit{}, false
 }
 
 // Calibration turns ranking features into a confidence and sets the
 // thresholds of the decision. The values are fitted on the labelled dev
 // sets by `cityline test --calibrate`, never set by hand.
 type Calibration struct {
-	// Logistic model over coverage, margin between the two best, and
-	// message length.
-	Bias, Coverage, Margin, Short float64
-	Fallback                      float64 // below: out of scope
-	Clarify                       float64 // below, with a close second: offer choices
-	CloseRatio                    float64 // how close the second must be to clarify
+	// Logistic model over the features.
+	Bias, Coverage, Margin, Short, Name, Phrase float64
+	Fallback                                    float64 // below: out of scope
+	Clarify                                     float64 // below, with a close second: offer choices
+	CloseRatio                                  float64 // how close the second must be to clarify
 }
 
 // DefaultCalibration is the fitted model; see cmd/cityline's test command.
@@ -302,7 +306,7 @@ var DefaultCalibration = Calibration{
 
 // Confidence is the model's probability that the best candidate is right.
 func (c Calibration) Confidence(f Features) float64 {
-	z := c.Bias + c.Coverage*f.Coverage + c.Margin*f.Margin + c.Short*f.Short
+	z := c.Bias + c.Coverage*f.Coverage + c.Margin*f.Margin + c.Short*f.Short + c.Name*f.Name + c.Phrase*f.Phrase
 	return math.Round(1/(1+math.Exp(-z))*1000) / 1000
 }
 

@@ -9,7 +9,10 @@ type SearchResult struct {
 	Terms     []string
 	Related   []string
 	Corrected map[string]string // typo -> dictionary word
-	Hits      []Hit
+	// Meaningful counts the message's terms that some document uses and
+	// that are not filler: how much there was to go on.
+	Meaningful int
+	Hits       []Hit
 }
 
 // Kinds of searchable documents.
@@ -30,4 +33,8 @@ type Hit struct {
 	Coverage float64
 	// Name is the share of the document's name the message mentions.
 	Name float64
+	// Phrase is the best share of one of the document's own phrases (its
+	// name, a keyword, an example question) that the message contains:
+	// "cold weather" half-matched by "weather" is 0.5, "pothole" is 1.
+	Phrase float64
 }

@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/cityline/cityline/cases"
 	"github.com/cityline/cityline/cases/casetest"
@@ -48,7 +49,7 @@ func TestReopen(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Get after reopen: %v", err)
 	}
-	if got.Description != "kept" || !got.Requested.Equal(c.Requested.Truncate(1000)) {
+	if got.Description != "kept" || !got.Requested.Equal(c.Requested.Truncate(time.Microsecond)) {
 		t.Errorf("after reopen: %+v, want %+v", got, c)
 	}
 	d := &cases.Case{ServiceCode: "POTHOLE"}

@@ -334,11 +334,13 @@ func runCalibration(ctx context.Context, b *brain, tcs []testCase, w io.Writer) 
 		return fmt.Errorf("calibrate: only %d samples decided by search; need 30 or more", len(samples))
 	}
 	cal := dialog.DefaultCalibration
-	x := func(f dialog.Features) [4]float64 { return [4]float64{1, f.Coverage, f.Margin, f.Short} }
-	wts := [4]float64{}
+	x := func(f dialog.Features) [6]float64 {
+		return [6]float64{1, f.Coverage, f.Margin, f.Short, f.Name, f.Phrase}
+	}
+	wts := [6]float64{}
 	// Plain gradient descent with a little L2: four weights, a few hundred samples.
 	for it := 0; it < 20000; it++ {
-		var g [4]float64
+		var g [6]float64
 		for _, s := range samples {
 			xv := x(s.f)
 			z := 0.0
@@ -363,6 +365,7 @@ func runCalibration(ctx context.Context, b *brain, tcs []testCase, w io.Writer) 
 		}
 	}
 	cal.Bias, cal.Coverage, cal.Margin, cal.Short = round3(wts[0]), round3(wts[1]), round3(wts[2]), round3(wts[3])
+	cal.Name, cal.Phrase = round3(wts[4]), round3(wts[5])
 	confs := make([]float64, len(samples))
 	for i, s := range samples {
 		confs[i] = cal.Confidence(s.f)
@@ -404,8 +407,8 @@ func runCalibration(ctx context.Context, b *brain, tcs []testCase, w io.Writer) 
 	}
 	fmt.Fprintf(w, "calibration on %d messages decided by search (%d with the right best candidate):\n", len(samples), right)
 	fmt.Fprintf(w, "  accuracy of the search decisions at these thresholds: %.1f%%\n", 100*bestAcc)
-	fmt.Fprintf(w, "dialog.Calibration{Bias: %v, Coverage: %v, Margin: %v, Short: %v, Fallback: %v, Clarify: %v, CloseRatio: %v}\n",
-		cal.Bias, cal.Coverage, cal.Margin, cal.Short, cal.Fallback, cal.Clarify, cal.CloseRatio)
+	fmt.Fprintf(w, "dialog.Calibration{Bias: %v, Coverage: %v, Margin: %v, Short: %v, Name: %v, Phrase: %v,\n\tFallback: %v, Clarify: %v, CloseRatio: %v}\n",
+		cal.Bias, cal.Coverage, cal.Margin, cal.Short, cal.Name, cal.Phrase, cal.Fallback, cal.Clarify, cal.CloseRatio)
 	// Reliability: does a confidence of 0.8 mean right 80% of the time?
 	fmt.Fprintln(w, "  confidence  messages  right")
 	for lo := 0.0; lo < 1; lo += 0.2 {

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search/query"
 
@@ -72,6 +73,7 @@ type doc struct {
 	kind, id string
 	fields   [6]map[string]bool // analysed terms of each field, in the order of fields
 	name     []string           // the name's terms
+	phrases  [][]string         // name, keywords and questions, each as terms
 }
 
 // best is the weight of the best field containing t, or 0.
@@ -124,6 +126,7 @@ func buildLang(p *knowledge.Pack, im *mapping.IndexMappingImpl, lang string) (*l
 	type raw struct {
 		kind, id string
 		text     [6][]string
+		phrases  [][]string // stemmed, not yet canonical
 	}
 	var raws []raw
 	for _, a := range p.Articles {
@@ -131,10 +134,15 @@ func buildLang(p *knowledge.Pack, im *mapping.IndexMappingImpl, lang string) (*l
 			continue
 		}
 		rest := strings.TrimPrefix(a.Body, a.Short)
-		raws = append(raws, raw{kind: KindArticle, id: a.ID, text: [6][]string{
+		r := raw{kind: KindArticle, id: a.ID, text: [6][]string{
 			l.stems(a.Title), l.stems(strings.Join(a.Keywords, " . ")),
 			l.stems(strings.Join(a.Questions, " . ")), l.stems(a.Short), nil, l.stems(rest),
-		}})
+		}}
+		r.phrases = append(r.phrases, r.text[0])
+		for _, k := range append(slices.Clone(a.Keywords), a.Questions...) {
+			r.phrases = append(r.phrases, l.stems(k))
+		}
+		raws = append(raws, r)
 	}
 	for _, s0 := range p.Services {
 		s, _ := p.Service(s0.Code, lang)
@@ -147,10 +155,15 @@ func buildLang(p *knowledge.Pack, im *mapping.IndexMappingImpl, lang string) (*l
 				}
 			}
 		}
-		raws = append(raws, raw{kind: KindService, id: s.Code, text: [6][]string{
+		r := raw{kind: KindService, id: s.Code, text: [6][]string{
 			l.stems(s.Name), l.stems(strings.ReplaceAll(s.Keywords, ",", " . ")), nil,
 			l.stems(s.Description), l.stems(s.Group), l.stems(strings.Join(more, " . ")),
-		}})
+		}}
+		r.phrases = append(r.phrases, r.text[0])
+		for _, k := range s.KeywordList() {
+			r.phrases = append(r.phrases, l.stems(k))
+		}
+		raws = append(raws, r)
 	}
 	for _, r := range raws {
 		seen := map[string]bool{}
@@ -165,7 +178,9 @@ func buildLang(p *knowledge.Pack, im *mapping.IndexMappingImpl, lang string) (*l
 	}
 	l.buildDictionary()
 
-	bi, err := bleve.NewMemOnly(im)
+	// Scorch with no path keeps its segments in memory; it indexes a big
+	// pack several times faster than the default in-memory store.
+	bi, err := bleve.NewUsing("", im, scorch.Name, scorch.Name, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -188,6 +203,11 @@ func buildLang(p *knowledge.Pack, im *mapping.IndexMappingImpl, lang string) (*l
 		}
 		for t := range all {
 			li.df[t]++
+		}
+		for _, ph := range r.phrases {
+			if c := li.canonical(ph); len(c) > 0 {
+				d.phrases = append(d.phrases, c)
+			}
 		}
 		key := r.kind + ":" + r.id
 		li.docs[key] = d
@@ -260,6 +280,8 @@ func (ix *Index) Search(ctx context.Context, text, lang string, limit int) (Resu
 			w = weightFiller
 		case li.df[t] == 0:
 			w = weightUnknown
+		default:
+			res.Meaningful++
 		}
 		q = append(q, weighted{term: t, weight: w, from: -1})
 		res.Terms = append(res.Terms, t)
@@ -310,7 +332,7 @@ func (ix *Index) Search(ctx context.Context, text, lang string, limit int) (Resu
 	for _, h := range sr.Hits {
 		d := li.docs[h.ID]
 		res.Hits = append(res.Hits, Hit{Kind: d.kind, ID: d.id, Score: h.Score,
-			Coverage: li.coverage(d, q[:own], q[own:]), Name: nameShare(d, q)})
+			Coverage: li.coverage(d, q[:own], q[own:]), Name: share(d.name, q), Phrase: bestPhrase(d, q[:own])})
 	}
 	// Bleve finds the candidates; they are ordered by how much of the
 	// message each explains, Bleve's relevance breaking ties.
@@ -343,13 +365,13 @@ func cmpFloat(a, b float64) int {
 	return 0
 }
 
-// nameShare is the share of d's name terms the message used.
-func nameShare(d *doc, q []weighted) float64 {
-	if len(d.name) == 0 {
+// share is the share of a phrase's terms the message used.
+func share(phrase []string, q []weighted) float64 {
+	if len(phrase) == 0 {
 		return 0
 	}
 	n := 0
-	for _, t := range d.name {
+	for _, t := range phrase {
 		for _, w := range q {
 			if w.term == t {
 				n++
@@ -357,7 +379,16 @@ func nameShare(d *doc, q []weighted) float64 {
 			}
 		}
 	}
-	return float64(n) / float64(len(d.name))
+	return float64(n) / float64(len(phrase))
+}
+
+// bestPhrase is the best share of one of d's phrases the message holds.
+func bestPhrase(d *doc, q []weighted) float64 {
+	best := 0.0
+	for _, p := range d.phrases {
+		best = max(best, share(p, q))
+	}
+	return best
 }
 
 // coverage is the idf-weighted share of the message's own terms that d
