@@ -110,6 +110,10 @@ func (r *Router) Route(ctx context.Context, text, lang string) (Decision, error)
 		d.Kind, d.Sub = KindHelp, sub
 		return d, nil
 	}
+	if l.Intent("out_of_scope").Match(norm) {
+		d.Kind = KindFallback
+		return d, nil
+	}
 	return r.rank(ctx, text, norm, l, d)
 }
 
@@ -206,8 +210,11 @@ func (r *Router) rank(ctx context.Context, text, norm string, l *locale.Lang, d 
 
 // withoutPlace removes a street address or intersection from a message.
 func withoutPlace(l *locale.Lang, text string) string {
+	// Only what is surely a place: a house number and street, or two
+	// streets joined by "and"; "tennis court at elmwood" stays whole.
 	p, ok := ParsePlace(l, text, false)
-	if !ok || p.Kind == "landmark" || len(p.words) == 0 {
+	if !ok || len(p.words) == 0 || p.Kind == "landmark" ||
+		p.Kind == "intersection" && !slices.Contains(p.words, "and") && !slices.Contains(p.words, "&") {
 		return text
 	}
 	words := strings.Fields(Normalize(text))
