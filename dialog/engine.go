@@ -305,6 +305,11 @@ func (e *Engine) Handle(ctx context.Context, in Inbound) (Reply, error) {
 		e.log.Error("turn failed", "conversation", RedactID(s.ID), "channel", s.Channel, "err", err)
 		reply = e.trouble(s.Lang)
 	}
+	// Choices not offered again are no longer on the table: a bare "2"
+	// next time must not pick from a list the resident no longer sees.
+	if len(reply.Choices) == 0 {
+		s.Offered = nil
+	}
 	s.Updated = t.now
 	s.Turns++
 	if serr := e.sessions.Save(ctx, s); serr != nil {

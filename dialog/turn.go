@@ -69,6 +69,11 @@ func (t *turn) run(ctx context.Context) (Reply, error) {
 	case StateClarifying:
 		return t.reply, t.clarifying(ctx)
 	}
+	// A number (or a label) answers the choices just offered, on channels
+	// without buttons: "2" after the popular topics, a key pressed on a call.
+	if id, ok := t.pickOffered(); ok {
+		return t.reply, t.chosen(ctx, id)
+	}
 	return t.reply, t.route(ctx, t.in.Text)
 }
 

@@ -96,6 +96,7 @@ type server struct {
 	store   cases.Store
 	engine  *dialog.Engine
 	handler http.Handler
+	texts   textSender // outbound texts; nil without Twilio credentials
 	ready   []func(context.Context) error
 	closers []func() error
 }

@@ -214,6 +214,9 @@ func (l *language) correct(w string) (string, bool) {
 			continue
 		}
 		d := editDistance(w, c, maxDist)
+		if d > maxDist {
+			continue
+		}
 		if d < bestDist || (d == bestDist && l.surface[c] > bestDF) {
 			best, bestDist, bestDF = c, d, l.surface[c]
 		}
