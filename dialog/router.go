@@ -117,6 +117,18 @@ func (r *Router) Route(ctx context.Context, text, lang string) (Decision, error)
 	return r.rank(ctx, text, norm, l, d)
 }
 
+// Rank decides by search alone, without the intent phrases: what the
+// index makes of a message. Calibration uses it, so that out-of-scope
+// messages the phrases would catch still teach the model what a poor
+// match looks like.
+func (r *Router) Rank(ctx context.Context, text, lang string) (Decision, error) {
+	norm := Normalize(text)
+	if lang == "" || !r.cat.Has(lang) {
+		lang = r.DetectLang(norm)
+	}
+	return r.rank(ctx, text, norm, r.cat.Lang(lang), Decision{Lang: lang, Confidence: 1})
+}
+
 // IsEmergency reports whether a normalised message describes an emergency.
 func (r *Router) IsEmergency(norm, lang string) bool {
 	l := r.cat.Lang(lang)
@@ -181,7 +193,7 @@ func (r *Router) rank(ctx context.Context, text, norm string, l *locale.Lang, d 
 	if res.Meaningful <= 1 {
 		f.Short = 1
 	}
-	cands := r.score(res.Hits, f)
+	cands := r.pair(r.score(res.Hits, f), f)
 	d.Candidates = cands
 	if len(cands) == 0 {
 		d.Kind, d.Confidence = KindFallback, 1
@@ -225,6 +237,40 @@ func withoutPlace(l *locale.Lang, text string) string {
 		}
 	}
 	return text
+}
+
+// pair settles the commonest doubt: an article about a problem and the
+// service to report it, close together. Most messages to 311 report
+// something, so the service wins unless the message asks a question.
+func (r *Router) pair(cands []Candidate, f Features) []Candidate {
+	if len(cands) < 2 {
+		return cands
+	}
+	top := cands[0]
+	for i := 1; i < len(cands) && i < 4; i++ {
+		c := cands[i]
+		if c.Score < 0.7*top.Score || c.Kind == top.Kind || !r.linked(top, c) {
+			continue
+		}
+		wantService := f.reports || !f.asks
+		if (c.Kind == KindService) == wantService {
+			out := append([]Candidate{c}, slices.Delete(slices.Clone(cands), i, i+1)...)
+			out[0].Score, out[1].Score = out[1].Score, out[0].Score
+			return out
+		}
+		break
+	}
+	return cands
+}
+
+// linked reports whether an article names a service among its related
+// requests.
+func (r *Router) linked(a, b Candidate) bool {
+	if a.Kind == KindService {
+		a, b = b, a
+	}
+	art, ok := r.pack.Article(a.ID, r.pack.City.DefaultLang())
+	return ok && slices.Contains(art.Services, b.ID)
 }
 
 // Features describe a ranking for the confidence model.
@@ -305,10 +351,12 @@ type Calibration struct {
 	CloseRatio                                  float64 // how close the second must be to clarify
 }
 
-// DefaultCalibration is the fitted model; see cmd/cityline's test command.
+// DefaultCalibration is the confidence model fitted on the Example City
+// dev set by `cityline test --calibrate testdata/routing/examplecity.jsonl`;
+// refit it after changing how search scores.
 var DefaultCalibration = Calibration{
-	Bias: -3, Coverage: 8, Margin: 2, Short: 0,
-	Fallback: 0.35, Clarify: 0.55, CloseRatio: 0.9,
+	Bias: -2.659, Coverage: 2.704, Margin: 0.891, Short: -0.459, Name: 0.793, Phrase: 1.309,
+	Fallback: 0.17, Clarify: 0.33, CloseRatio: 0.9,
 }
 
 // Confidence is the model's probability that the best candidate is right.

@@ -3,6 +3,8 @@ package knowledge
 import (
 	"embed"
 	"fmt"
+	"io/fs"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -16,6 +18,9 @@ import (
 type Lexicon struct {
 	Synonyms [][]string          `yaml:"synonyms"`
 	Related  map[string][]string `yaml:"related"`
+	// Broader maps a word to broader words for the same thing ("sofa" ->
+	// furniture, "maple" -> tree): weaker than Related.
+	Broader map[string][]string `yaml:"broader"`
 	// Filler words carry little meaning in a 311 message ("today",
 	// "corner", "week"): they count for less when judging a match.
 	Filler []string `yaml:"filler"`
@@ -24,33 +29,52 @@ type Lexicon struct {
 //go:embed lexicon/*.yaml
 var lexiconFS embed.FS
 
-// BuiltinLexicon returns the lexicon for lang; ok is false when there is
-// none for that language.
+// BuiltinLexicon returns the lexicon for lang, merged from lexicon/<lang>.yaml
+// and any lexicon/<lang>.*.yaml beside it (generated parts); ok is false
+// when there is none for that language.
 func BuiltinLexicon(lang string) (Lexicon, bool, error) {
-	data, err := lexiconFS.ReadFile("lexicon/" + lang + ".yaml")
-	if err != nil {
-		return Lexicon{}, false, nil
+	names, err := fs.Glob(lexiconFS, "lexicon/"+lang+".*yaml")
+	if err != nil || len(names) == 0 {
+		return Lexicon{}, false, err
 	}
-	var raw struct {
-		Synonyms yaml.Node           `yaml:"synonyms"`
-		Related  map[string][]string `yaml:"related"`
-		Filler   []string            `yaml:"filler"`
+	lx := Lexicon{Related: map[string][]string{}, Broader: map[string][]string{}}
+	for _, name := range names {
+		if name != "lexicon/"+lang+".yaml" && !strings.HasPrefix(name, "lexicon/"+lang+".") {
+			continue
+		}
+		data, err := lexiconFS.ReadFile(name)
+		if err != nil {
+			return Lexicon{}, false, err
+		}
+		var raw struct {
+			Synonyms yaml.Node           `yaml:"synonyms"`
+			Related  map[string][]string `yaml:"related"`
+			Broader  map[string][]string `yaml:"broader"`
+			Filler   []string            `yaml:"filler"`
+		}
+		if err := yaml.Unmarshal(data, &raw); err != nil {
+			return Lexicon{}, false, fmt.Errorf("%s: %w", name, err)
+		}
+		for k, v := range raw.Related {
+			lx.Related[k] = append(lx.Related[k], v...)
+		}
+		for k, v := range raw.Broader {
+			lx.Broader[k] = append(lx.Broader[k], v...)
+		}
+		lx.Filler = append(lx.Filler, raw.Filler...)
+		if raw.Synonyms.Kind == 0 {
+			continue
+		}
+		var groups []any
+		if err := raw.Synonyms.Decode(&groups); err != nil {
+			return Lexicon{}, false, fmt.Errorf("%s: synonyms: %w", name, err)
+		}
+		syn, err := ParseSynonyms(mustYAML(map[string]any{lang: groups}))
+		if err != nil {
+			return Lexicon{}, false, fmt.Errorf("%s: %w", name, err)
+		}
+		lx.Synonyms = append(lx.Synonyms, syn[lang]...)
 	}
-	if err := yaml.Unmarshal(data, &raw); err != nil {
-		return Lexicon{}, false, fmt.Errorf("lexicon %s: %w", lang, err)
-	}
-	var lx Lexicon
-	lx.Related = raw.Related
-	lx.Filler = raw.Filler
-	var groups []any
-	if err := raw.Synonyms.Decode(&groups); err != nil {
-		return Lexicon{}, false, fmt.Errorf("lexicon %s: synonyms: %w", lang, err)
-	}
-	syn, err := ParseSynonyms(mustYAML(map[string]any{lang: groups}))
-	if err != nil {
-		return Lexicon{}, false, fmt.Errorf("lexicon %s: %w", lang, err)
-	}
-	lx.Synonyms = syn[lang]
 	return lx, true, nil
 }
 

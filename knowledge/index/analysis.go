@@ -32,6 +32,7 @@ type language struct {
 	stemmer  analysis.Analyzer
 	synonyms *phrases // phrase -> canonical terms
 	related  *phrases // phrase -> related terms (query side only)
+	broader  *phrases // phrase -> broader terms (query side only)
 	filler   map[string]bool
 	// surface holds every stemmed word seen in documents, synonyms and the
 	// lexicon, with how many documents use it: the dictionary typos are
@@ -110,7 +111,7 @@ func newLanguage(im *mapping.IndexMappingImpl, lang string, pack *knowledge.Pack
 	if an == nil {
 		return nil, fmt.Errorf("no analyzer for %q", lang)
 	}
-	l := &language{code: lang, stemmer: an, synonyms: newPhrases(), related: newPhrases(),
+	l := &language{code: lang, stemmer: an, synonyms: newPhrases(), related: newPhrases(), broader: newPhrases(),
 		filler: map[string]bool{}, surface: map[string]int{}}
 	lex, _, err := knowledge.BuiltinLexicon(lang)
 	if err != nil {
@@ -133,17 +134,26 @@ func newLanguage(im *mapping.IndexMappingImpl, lang string, pack *knowledge.Pack
 			}
 		}
 	}
-	for from, tos := range lex.Related {
-		key := l.canonical(l.stems(from))
-		if len(key) == 0 {
-			continue
+	for _, m := range []struct {
+		src map[string][]string
+		dst *phrases
+	}{{lex.Related, l.related}, {lex.Broader, l.broader}} {
+		for from, tos := range m.src {
+			key := l.canonical(l.stems(from))
+			if len(key) == 0 {
+				continue
+			}
+			l.note(l.stems(from), 0)
+			var out []string
+			for _, to := range tos {
+				for _, t := range l.canonical(l.stems(to)) {
+					if !slices.Contains(out, t) && !slices.Contains(key, t) {
+						out = append(out, t)
+					}
+				}
+			}
+			m.dst.add(key, out)
 		}
-		l.note(l.stems(from), 0)
-		var out []string
-		for _, to := range tos {
-			out = append(out, l.canonical(l.stems(to))...)
-		}
-		l.related.add(key, out)
 	}
 	for _, w := range lex.Filler {
 		for _, t := range l.stems(w) {

@@ -49,6 +49,7 @@ const (
 	weightWord    = 1.0
 	weightFiller  = 0.3
 	weightRelated = 0.5
+	weightBroader = 0.35
 	// A word no document uses is most often a street or a name: it says
 	// little about the topic, but a message made only of such words is
 	// out of scope, so it still counts a little.
@@ -144,9 +145,20 @@ func buildLang(p *knowledge.Pack, im *mapping.IndexMappingImpl, lang string) (*l
 		}
 		raws = append(raws, r)
 	}
+	// What the articles say about a service describes it too, in words
+	// residents use: they lend it their titles, keywords and questions.
+	lent := map[string][]string{}
+	for _, a := range p.Articles {
+		if a.Lang != lang {
+			continue
+		}
+		for _, code := range a.Services {
+			lent[code] = append(append(append(lent[code], a.Title), a.Keywords...), a.Questions...)
+		}
+	}
 	for _, s0 := range p.Services {
 		s, _ := p.Service(s0.Code, lang)
-		var more []string
+		more := slices.Clone(lent[s.Code])
 		if def, ok := p.Definition(s.Code, lang); ok {
 			for _, at := range def.Attributes {
 				more = append(more, at.Description)
@@ -287,21 +299,26 @@ func (ix *Index) Search(ctx context.Context, text, lang string, limit int) (Resu
 		res.Terms = append(res.Terms, t)
 	}
 	own := len(q)
-	for i := 0; i < len(terms); {
-		to, n := li.related.match(terms, i)
-		if n == 0 {
-			i++
-			continue
-		}
-		from := slices.Index(res.Terms, terms[i])
-		for _, t := range to {
-			if !seen[t] {
-				seen[t] = true
-				q = append(q, weighted{term: t, weight: weightRelated, from: from})
-				res.Related = append(res.Related, t)
+	for _, ex := range []struct {
+		p *phrases
+		w float64
+	}{{li.related, weightRelated}, {li.broader, weightBroader}} {
+		for i := 0; i < len(terms); {
+			to, n := ex.p.match(terms, i)
+			if n == 0 {
+				i++
+				continue
 			}
+			from := slices.Index(res.Terms, terms[i])
+			for _, t := range to {
+				if !seen[t] {
+					seen[t] = true
+					q = append(q, weighted{term: t, weight: ex.w, from: from})
+					res.Related = append(res.Related, t)
+				}
+			}
+			i += n
 		}
-		i += n
 	}
 	if len(q) == 0 {
 		return res, nil
@@ -401,7 +418,7 @@ func (li *langIndex) coverage(d *doc, own, related []weighted) float64 {
 		best := d.best(w.term)
 		for _, r := range related {
 			if r.from == i {
-				best = max(best, d.best(r.term)*weightRelated)
+				best = max(best, d.best(r.term)*r.weight)
 			}
 		}
 		got += idf * best
