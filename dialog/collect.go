@@ -701,8 +701,9 @@ func (t *turn) digress(ctx context.Context) (bool, error) {
 		t.question(t.s.Draft.Step, true)
 		return true, nil
 	case KindAnswer, KindService:
-		// A reply of a word or two is a confusing answer, not a new topic.
-		if d.Confidence < digressConfidence || t.s.Draft.Step == stepDescription || len(strings.Fields(t.norm)) < 3 {
+		// A reply of a word or two is a confusing answer, not a new topic;
+		// a longer one the router confidently reads as one is.
+		if t.s.Draft.Step == stepDescription || len(strings.Fields(t.norm)) < 3 {
 			return false, nil
 		}
 	default:

@@ -27,9 +27,6 @@ type turn struct {
 	reply Reply
 }
 
-// Confidence below which a message that does not answer the current
-// question is not treated as a new topic but as a confusing answer.
-const digressConfidence = 0.6
 
 func (t *turn) run(ctx context.Context) (Reply, error) {
 	t.norm = Normalize(t.in.Text)
