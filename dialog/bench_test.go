@@ -1,0 +1,42 @@
+package dialog_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/cityline/cityline/dialog"
+)
+
+// BenchmarkFullReport runs a whole eight-turn pothole report in process,
+// on the memory session store: greeting, report, place, three details,
+// contact, confirmation. It reports turns per second and, with
+// -benchmem, allocations per report (divide by 8 for a turn).
+func BenchmarkFullReport(b *testing.B) {
+	p, ix, cat := examplePack(b)
+	d := &desk{}
+	eng, err := dialog.New(dialog.Config{Pack: p, Router: dialog.NewRouter(p, ix, cat), Catalog: cat, Cases: d,
+		Sessions: dialog.NewMemoryStore(30*time.Minute, nil)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	turns := []string{"hi", "there's a pothole on my street", "12 King St W", "2", "bike lane", "30", "skip", "yes"}
+	ctx := context.Background()
+	b.ReportAllocs()
+	n := 0
+	start := time.Now()
+	for b.Loop() {
+		id := "bench-" + strconv.Itoa(n)
+		n++
+		for _, text := range turns {
+			if _, err := eng.Handle(ctx, dialog.Inbound{Channel: dialog.ChannelWeb, ConversationID: id, Text: text}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(n*len(turns))/time.Since(start).Seconds(), "turns/s")
+	if len(d.filed()) != n {
+		b.Fatalf("%d reports filed %d cases", n, len(d.filed()))
+	}
+}
