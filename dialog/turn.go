@@ -27,7 +27,6 @@ type turn struct {
 	reply Reply
 }
 
-
 func (t *turn) run(ctx context.Context) (Reply, error) {
 	t.norm = Normalize(t.in.Text)
 	t.setLang()
