@@ -47,7 +47,11 @@ type Candidate struct {
 	Kind  Kind    `json:"kind"`
 	ID    string  `json:"id"`
 	Score float64 `json:"score"`
+	x     [RankFeatureCount]float64
 }
+
+// RankFeatures are the features the ranker scored the candidate on.
+func (c Candidate) RankFeatures() [RankFeatureCount]float64 { return c.x }
 
 // Searcher ranks a pack's articles and services for a message;
 // knowledge/index implements it.
@@ -62,6 +66,7 @@ type Router struct {
 	cat    *locale.Catalog
 	refRE  *regexp.Regexp
 	cal    Calibration
+	rk     Ranker
 }
 
 // NewRouter returns a router over a pack and its search index.
@@ -71,11 +76,14 @@ func NewRouter(pack *knowledge.Pack, s Searcher, cat *locale.Catalog) *Router {
 		prefix = regexp.QuoteMeta(strings.ToLower(p))
 	}
 	return &Router{pack: pack, search: s, cat: cat,
-		refRE: regexp.MustCompile(`\b` + prefix + `[ -]?#?\d{3,8}\b`), cal: DefaultCalibration}
+		refRE: regexp.MustCompile(`\b` + prefix + `[ -]?#?\d{3,8}\b`), cal: DefaultCalibration, rk: DefaultRanker}
 }
 
 // SetCalibration replaces the confidence model (used by calibration runs).
 func (r *Router) SetCalibration(c Calibration) { r.cal = c }
+
+// SetRanker replaces the ranking weights (used by calibration runs).
+func (r *Router) SetRanker(rk Ranker) { r.rk = rk }
 
 // Route decides what text is. lang is a hint (the conversation's language);
 // empty means detect.
@@ -184,7 +192,7 @@ func (r *Router) rank(ctx context.Context, text, norm string, l *locale.Lang, d 
 	// must not pull in western-anything. But naming a place is a sign of
 	// a report.
 	topic := withoutPlace(l, text)
-	res, err := r.search.Search(ctx, topic, d.Lang, 10)
+	res, err := r.search.Search(ctx, topic, d.Lang, 20)
 	if err != nil {
 		return d, fmt.Errorf("route: %w", err)
 	}
@@ -284,32 +292,25 @@ type Features struct {
 	reports  bool
 }
 
-// score combines the search ranking with the message's intent: a question
-// leans to articles, a report to services.
+// score ranks the candidates with the ranker's weights over what search
+// found about each and the message's intent: a question leans to
+// articles, a report to services.
 func (r *Router) score(hits []knowledge.Hit, f Features) []Candidate {
 	if len(hits) == 0 {
 		return nil
 	}
-	var out []Candidate
+	bm := 0.0
 	for _, h := range hits {
-		s := h.Coverage + 0.15*h.Name
+		bm = max(bm, h.Score)
+	}
+	out := make([]Candidate, 0, len(hits))
+	for _, h := range hits {
 		kind := KindAnswer
-		if h.Kind == "service" {
+		if h.Kind == knowledge.KindService {
 			kind = KindService
 		}
-		// Most messages to 311 report something: without a cue either
-		// way, a service edges out an article that says the same.
-		switch {
-		case kind == KindService && f.reports && !f.asks:
-			s *= 1.2
-		case kind == KindAnswer && f.asks && !f.reports:
-			s *= 1.2
-		case kind == KindService && f.asks && !f.reports:
-			s *= 0.9
-		case kind == KindService && !f.asks:
-			s *= 1.05
-		}
-		out = append(out, Candidate{Kind: kind, ID: h.ID, Score: s})
+		x := rankFeatures(h, bm, kind, f)
+		out = append(out, Candidate{Kind: kind, ID: h.ID, Score: r.rk.Score(x), x: x})
 	}
 	slices.SortStableFunc(out, func(a, b Candidate) int {
 		switch {
@@ -320,15 +321,57 @@ func (r *Router) score(hits []knowledge.Hit, f Features) []Candidate {
 		}
 		return 0
 	})
-	// Normalise so the best is 1: scores compare within one message only.
+	// Scores compare within one message only: the best is 1, the others
+	// e^(their score - the best's).
 	top := out[0].Score
-	if top <= 0 {
-		return nil
-	}
 	for i := range out {
-		out[i].Score = math.Round(out[i].Score/top*1000) / 1000
+		out[i].Score = math.Round(math.Exp(out[i].Score-top)*1000) / 1000
 	}
 	return out
+}
+
+// RankFeatureCount is the number of ranking features.
+const RankFeatureCount = 15
+
+// rankFeatures describes one candidate for the ranker.
+func rankFeatures(h knowledge.Hit, bestBM25 float64, kind Kind, f Features) [RankFeatureCount]float64 {
+	b := func(v bool) float64 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	rel := 0.0
+	if bestBM25 > 0 {
+		rel = h.Score / bestBM25
+	}
+	svc := kind == KindService
+	return [RankFeatureCount]float64{
+		h.Coverage, h.Name, h.Phrase, rel,
+		b(svc && f.reports && !f.asks), b(!svc && f.asks && !f.reports), b(svc && f.asks && !f.reports), b(svc),
+		h.Where[0], h.Where[1], h.Where[2], h.Where[3], h.Where[4], h.Where[5], h.Where[6],
+	}
+}
+
+// Ranker weighs ranking features; fitted on the dev set with the
+// confidence model (cityline test --calibrate).
+type Ranker [RankFeatureCount]float64
+
+// Score is the ranker's score for a candidate's features.
+func (rk Ranker) Score(x [RankFeatureCount]float64) float64 {
+	s := 0.0
+	for i := range x {
+		s += rk[i] * x[i]
+	}
+	return s
+}
+
+// DefaultRanker is fitted on the Example City dev set; see
+// DefaultCalibration.
+var DefaultRanker = Ranker{
+	// coverage, name, phrase, BM25, service+report, article+question, service+question, service,
+	// matched in: name, keywords, questions, text, group, more, through the lexicon
+	4.713, 0.439, 0.081, 2.356, 1.695, 1.172, -1.172, 1.177, 0.664, 1.049, 1.105, 2.074, -0.222, 2.25, 0.3,
 }
 
 func hitOf(hits []knowledge.Hit, c Candidate) (knowledge.Hit, bool) {
@@ -355,8 +398,8 @@ type Calibration struct {
 // dev set by `cityline test --calibrate testdata/routing/examplecity.jsonl`;
 // refit it after changing how search scores.
 var DefaultCalibration = Calibration{
-	Bias: -2.659, Coverage: 2.704, Margin: 0.891, Short: -0.459, Name: 0.793, Phrase: 1.309,
-	Fallback: 0.17, Clarify: 0.33, CloseRatio: 0.9,
+	Bias: -2.252, Coverage: 2.367, Margin: 1.208, Short: -0.577, Name: 0.934, Phrase: 0.601,
+	Fallback: 0.13, Clarify: 0.25, CloseRatio: 0.9,
 }
 
 // Confidence is the model's probability that the best candidate is right.

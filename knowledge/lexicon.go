@@ -24,6 +24,13 @@ type Lexicon struct {
 	// Filler words carry little meaning in a 311 message ("today",
 	// "corner", "week"): they count for less when judging a match.
 	Filler []string `yaml:"filler"`
+	// Generic words say what state something is in ("broken", "missing",
+	// "leaking") rather than what it is; the thing named decides the
+	// service, so they count for less.
+	Generic []string `yaml:"generic"`
+	// Unstemmed words keep their form, where the stemmer would join
+	// different things: "parking" is not a "park", "missing" not "missed".
+	Unstemmed []string `yaml:"unstemmed"`
 }
 
 //go:embed lexicon/*.yaml
@@ -47,10 +54,12 @@ func BuiltinLexicon(lang string) (Lexicon, bool, error) {
 			return Lexicon{}, false, err
 		}
 		var raw struct {
-			Synonyms yaml.Node           `yaml:"synonyms"`
-			Related  map[string][]string `yaml:"related"`
-			Broader  map[string][]string `yaml:"broader"`
-			Filler   []string            `yaml:"filler"`
+			Synonyms  yaml.Node           `yaml:"synonyms"`
+			Related   map[string][]string `yaml:"related"`
+			Broader   map[string][]string `yaml:"broader"`
+			Filler    []string            `yaml:"filler"`
+			Unstemmed []string            `yaml:"unstemmed"`
+			Generic   []string            `yaml:"generic"`
 		}
 		if err := yaml.Unmarshal(data, &raw); err != nil {
 			return Lexicon{}, false, fmt.Errorf("%s: %w", name, err)
@@ -62,6 +71,8 @@ func BuiltinLexicon(lang string) (Lexicon, bool, error) {
 			lx.Broader[k] = append(lx.Broader[k], v...)
 		}
 		lx.Filler = append(lx.Filler, raw.Filler...)
+		lx.Unstemmed = append(lx.Unstemmed, raw.Unstemmed...)
+		lx.Generic = append(lx.Generic, raw.Generic...)
 		if raw.Synonyms.Kind == 0 {
 			continue
 		}

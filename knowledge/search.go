@@ -33,6 +33,10 @@ type Hit struct {
 	Coverage float64
 	// Name is the share of the document's name the message mentions.
 	Name float64
+	// Where says how the message matched: the share of its weight matched
+	// directly in the name, keywords, example questions, main text, group
+	// and other text, and the share matched only through related words.
+	Where [7]float64
 	// Phrase is the best share of one of the document's own phrases (its
 	// name, a keyword, an example question) that the message contains:
 	// "cold weather" half-matched by "weather" is 0.5, "pothole" is 1.

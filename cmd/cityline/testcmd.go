@@ -307,6 +307,12 @@ func stem5(w string) string {
 // features, then the fallback and clarification thresholds that maximise
 // accuracy with at most 10% clarifications.
 func runCalibration(ctx context.Context, b *brain, tcs []testCase, w io.Writer) error {
+	rk, err := fitRanker(ctx, b, tcs)
+	if err != nil {
+		return err
+	}
+	b.router.SetRanker(rk)
+	fmt.Fprintf(w, "dialog.Ranker%v\n", strings.ReplaceAll(fmt.Sprint(rk), " ", ", "))
 	type sample struct {
 		f     dialog.Features
 		right bool // the best candidate is the labelled one
@@ -438,3 +444,66 @@ func runCalibration(ctx context.Context, b *brain, tcs []testCase, w io.Writer) 
 }
 
 func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
+
+// fitRanker learns the ranking weights from labelled messages: a logistic
+// regression on pairs (the labelled candidate against each other one
+// found), so the weights say how much each feature should count.
+func fitRanker(ctx context.Context, b *brain, tcs []testCase) (dialog.Ranker, error) {
+	const n = dialog.RankFeatureCount
+	var diffs [][n]float64
+	for _, tc := range tcs {
+		if tc.ID == "" || tc.Kind != dialog.KindAnswer && tc.Kind != dialog.KindService {
+			continue
+		}
+		d, err := b.router.Rank(ctx, tc.Text, tc.Lang)
+		if err != nil {
+			return dialog.Ranker{}, err
+		}
+		var target *dialog.Candidate
+		for i := range d.Candidates {
+			if d.Candidates[i].ID == tc.ID && d.Candidates[i].Kind == tc.Kind {
+				target = &d.Candidates[i]
+			}
+		}
+		if target == nil {
+			continue // not found at all: no ranking can help
+		}
+		xt := target.RankFeatures()
+		for _, c := range d.Candidates {
+			if c.ID == target.ID && c.Kind == target.Kind {
+				continue
+			}
+			xc := c.RankFeatures()
+			var diff [n]float64
+			for i := range diff {
+				diff[i] = xt[i] - xc[i]
+			}
+			diffs = append(diffs, diff)
+		}
+	}
+	if len(diffs) < 50 {
+		return dialog.Ranker{}, fmt.Errorf("calibrate: only %d candidate pairs to learn from", len(diffs))
+	}
+	var wts [n]float64
+	for it := 0; it < 3000; it++ {
+		var g [n]float64
+		for _, x := range diffs {
+			z := 0.0
+			for i := range wts {
+				z += wts[i] * x[i]
+			}
+			p := 1 / (1 + math.Exp(-z))
+			for i := range g {
+				g[i] += (p - 1) * x[i]
+			}
+		}
+		for i := range wts {
+			wts[i] -= 1.0 * (g[i]/float64(len(diffs)) + 0.001*wts[i])
+		}
+	}
+	var rk dialog.Ranker
+	for i := range wts {
+		rk[i] = round3(wts[i])
+	}
+	return rk, nil
+}

@@ -8,8 +8,8 @@ import (
 
 	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
-	_ "github.com/blevesearch/bleve/v2/analysis/lang/en" // registers the English filters
-	_ "github.com/blevesearch/bleve/v2/analysis/lang/fr" // registers the French filters
+	"github.com/blevesearch/bleve/v2/analysis/lang/en"
+	"github.com/blevesearch/bleve/v2/analysis/lang/fr"
 	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
 	"github.com/blevesearch/bleve/v2/analysis/token/stop"
 	unicodetok "github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
@@ -29,11 +29,14 @@ const termsAnalyzer = "cityline_terms"
 // that documents and queries go through exactly the same steps.
 type language struct {
 	code     string
-	stemmer  analysis.Analyzer
-	synonyms *phrases // phrase -> canonical terms
-	related  *phrases // phrase -> related terms (query side only)
-	broader  *phrases // phrase -> broader terms (query side only)
+	analyzer analysis.Analyzer    // tokens, lower case, no stop words
+	stemmer  analysis.TokenFilter // the language's stemmer
+	keep     map[string]bool      // words the stemmer must leave alone
+	synonyms *phrases             // phrase -> canonical terms
+	related  *phrases             // phrase -> related terms (query side only)
+	broader  *phrases             // phrase -> broader terms (query side only)
 	filler   map[string]bool
+	generic  map[string]bool
 	// surface holds every stemmed word seen in documents, synonyms and the
 	// lexicon, with how many documents use it: the dictionary typos are
 	// corrected against.
@@ -72,14 +75,14 @@ func newMapping(langs []string) (*mapping.IndexMappingImpl, error) {
 		return nil, fmt.Errorf("terms analyzer: %w", err)
 	}
 	for _, lang := range langs {
-		filters := []any{lowercase.Name}
+		// Stemming is done afterwards, word by word, so that a few words can
+		// be kept whole (see language.stem).
+		filters := []any{lowercase.Name, "stop_" + lang + "_cityline"}
 		switch lang {
 		case "fr":
-			filters = []any{"elision_fr", lowercase.Name, "stop_" + lang + "_cityline", "stemmer_fr_light"}
+			filters = []any{"elision_fr", lowercase.Name, "stop_" + lang + "_cityline"}
 		case "en":
-			filters = []any{"possessive_en", lowercase.Name, "stop_" + lang + "_cityline", "stemmer_en_snowball"}
-		default:
-			filters = append(filters, "stop_"+lang+"_cityline")
+			filters = []any{"possessive_en", lowercase.Name, "stop_" + lang + "_cityline"}
 		}
 		words := make([]any, 0, len(stopWords[lang]))
 		for _, w := range stopWords[lang] {
@@ -111,11 +114,20 @@ func newLanguage(im *mapping.IndexMappingImpl, lang string, pack *knowledge.Pack
 	if an == nil {
 		return nil, fmt.Errorf("no analyzer for %q", lang)
 	}
-	l := &language{code: lang, stemmer: an, synonyms: newPhrases(), related: newPhrases(), broader: newPhrases(),
-		filler: map[string]bool{}, surface: map[string]int{}}
+	l := &language{code: lang, analyzer: an, synonyms: newPhrases(), related: newPhrases(), broader: newPhrases(),
+		filler: map[string]bool{}, generic: map[string]bool{}, surface: map[string]int{}, keep: map[string]bool{}}
+	switch lang {
+	case "en":
+		l.stemmer = en.NewEnglishStemmerFilter()
+	case "fr":
+		l.stemmer = fr.NewFrenchLightStemmerFilter()
+	}
 	lex, _, err := knowledge.BuiltinLexicon(lang)
 	if err != nil {
 		return nil, err
+	}
+	for _, w := range lex.Unstemmed {
+		l.keep[fold(strings.ToLower(w))] = true
 	}
 	// The pack's own synonyms win over the lexicon's: added first, and a
 	// phrase keeps its first meaning.
@@ -160,6 +172,11 @@ func newLanguage(im *mapping.IndexMappingImpl, lang string, pack *knowledge.Pack
 			l.filler[t] = true
 		}
 	}
+	for _, w := range lex.Generic {
+		for _, t := range l.canonical(l.stems(w)) {
+			l.generic[t] = true
+		}
+	}
 	return l, nil
 }
 
@@ -169,16 +186,28 @@ func (l *language) stems(text string) []string {
 	// "wasn't" and "wasnt" are the same word to a resident; without the
 	// apostrophe the stop list catches both.
 	text = apostrophes.Replace(text)
-	toks := l.stemmer.Analyze([]byte(text))
+	toks := l.analyzer.Analyze([]byte(text))
 	out := make([]string, 0, len(toks))
 	for _, t := range toks {
-		term := fold(string(t.Term))
-		if term == "" || strings.IndexFunc(term, unicode.IsDigit) >= 0 {
+		if strings.IndexFunc(string(t.Term), unicode.IsDigit) >= 0 {
+			continue
+		}
+		term := fold(l.stem(t))
+		if term == "" {
 			continue
 		}
 		out = append(out, term)
 	}
 	return out
+}
+
+// stem stems one token, unless it is one of the words kept whole.
+func (l *language) stem(t *analysis.Token) string {
+	if l.stemmer == nil || l.keep[fold(string(t.Term))] {
+		return string(t.Term)
+	}
+	l.stemmer.Filter(analysis.TokenStream{t})
+	return string(t.Term)
 }
 
 // note records stems in the surface dictionary.

@@ -7,6 +7,8 @@
 package index
 
 import (
+	"os"
+	"strconv"
 	"context"
 	"fmt"
 	"math"
@@ -48,6 +50,7 @@ var fields = []struct {
 const (
 	weightWord    = 1.0
 	weightFiller  = 0.3
+	weightGeneric = 0.5
 	weightRelated = 0.5
 	weightBroader = 0.35
 	// A word no document uses is most often a street or a name: it says
@@ -280,25 +283,24 @@ func (ix *Index) Search(ctx context.Context, text, lang string, limit int) (Resu
 	}
 	terms := li.canonical(stems)
 	var q []weighted
-	seen := map[string]bool{}
+	at := map[string]int{} // own term -> its index in q
 	for _, t := range terms {
-		if seen[t] {
+		if _, dup := at[t]; dup {
 			continue
 		}
-		seen[t] = true
-		w := weightWord
-		switch {
-		case li.filler[t]:
-			w = weightFiller
-		case li.df[t] == 0:
-			w = weightUnknown
-		default:
-			res.Meaningful++
-		}
-		q = append(q, weighted{term: t, weight: w, from: -1})
+		at[t] = len(q)
+		q = append(q, weighted{term: t, weight: weightWord, from: -1})
 		res.Terms = append(res.Terms, t)
 	}
 	own := len(q)
+	// The lexicon's additions, each credited to every word of the phrase
+	// that brought it ("lamp" and "dark" both vouch for a street light).
+	bridged := map[int]bool{}
+	type key struct {
+		term string
+		from int
+	}
+	added := map[key]bool{}
 	for _, ex := range []struct {
 		p *phrases
 		w float64
@@ -309,15 +311,40 @@ func (ix *Index) Search(ctx context.Context, text, lang string, limit int) (Resu
 				i++
 				continue
 			}
-			from := slices.Index(res.Terms, terms[i])
-			for _, t := range to {
-				if !seen[t] {
-					seen[t] = true
+			for _, src := range terms[i : i+n] {
+				from := at[src]
+				for _, t := range to {
+					if _, isOwn := at[t]; isOwn || added[key{t, from}] {
+						continue
+					}
+					added[key{t, from}] = true
 					q = append(q, weighted{term: t, weight: ex.w, from: from})
-					res.Related = append(res.Related, t)
+					if li.df[t] > 0 {
+						bridged[from] = true
+					}
+					if !slices.Contains(res.Related, t) {
+						res.Related = append(res.Related, t)
+					}
 				}
 			}
 			i += n
+		}
+	}
+	// Weigh the message's own words: filler counts little; a word no
+	// document uses counts little too, unless the lexicon bridges it to
+	// words the pack does use.
+	for i := range q[:own] {
+		t := q[i].term
+		switch {
+		case li.filler[t]:
+			q[i].weight = weightFiller
+		case li.generic[t]:
+			q[i].weight = weightGeneric
+			res.Meaningful++
+		case li.df[t] == 0 && !bridged[i]:
+			q[i].weight = weightUnknown
+		default:
+			res.Meaningful++
 		}
 	}
 	if len(q) == 0 {
@@ -325,10 +352,16 @@ func (ix *Index) Search(ctx context.Context, text, lang string, limit int) (Resu
 	}
 
 	var clauses []query.Query
+	strongest := map[string]float64{}
 	for _, w := range q {
-		if li.df[w.term] == 0 {
+		strongest[w.term] = max(strongest[w.term], w.weight)
+	}
+	for _, w := range q {
+		if li.df[w.term] == 0 || strongest[w.term] < 0 {
 			continue
 		}
+		w.weight = strongest[w.term]
+		strongest[w.term] = -1 // one clause a term
 		var per []query.Query
 		for _, f := range fields {
 			tq := query.NewTermQuery(w.term)
@@ -348,8 +381,9 @@ func (ix *Index) Search(ctx context.Context, text, lang string, limit int) (Resu
 	}
 	for _, h := range sr.Hits {
 		d := li.docs[h.ID]
-		res.Hits = append(res.Hits, Hit{Kind: d.kind, ID: d.id, Score: h.Score,
-			Coverage: li.coverage(d, q[:own], q[own:]), Name: share(d.name, q), Phrase: bestPhrase(d, q[:own])})
+		cov, where := li.coverage(d, q[:own], q[own:])
+		res.Hits = append(res.Hits, Hit{Kind: d.kind, ID: d.id, Score: h.Score, Coverage: cov, Where: where,
+			Name: share(d.name, q[:own]), Phrase: bestPhrase(d, q[:own])})
 	}
 	// Bleve finds the candidates; they are ordered by how much of the
 	// message each explains, Bleve's relevance breaking ties.
@@ -409,29 +443,62 @@ func bestPhrase(d *doc, q []weighted) float64 {
 }
 
 // coverage is the idf-weighted share of the message's own terms that d
-// contains; a term counts in part when only its related words match.
-func (li *langIndex) coverage(d *doc, own, related []weighted) float64 {
+// contains; a term counts in part when only its related words match. It
+// also says where the message matched: the share of its weight matched
+// directly in each field, and through the lexicon.
+func (li *langIndex) coverage(d *doc, own, related []weighted) (cov float64, where [7]float64) {
 	var total, got float64
 	for i, w := range own {
 		idf := li.idf(w.term) * w.weight
 		total += idf
-		best := d.best(w.term)
+		best, field := 0.0, -1
+		for fi, f := range d.fields {
+			if f[w.term] {
+				best, field = fields[fi].match, fi
+				break
+			}
+		}
+		via := false
 		for _, r := range related {
 			if r.from == i {
-				best = max(best, d.best(r.term)*r.weight)
+				if b := d.best(r.term) * r.weight; b > best {
+					best, via = b, true
+				}
 			}
 		}
 		got += idf * best
+		switch {
+		case via:
+			where[6] += idf
+		case field >= 0:
+			where[field] += idf
+		}
 	}
 	if total == 0 {
-		return 0
+		return 0, where
 	}
-	return got / total
+	for i := range where {
+		where[i] /= total
+	}
+	return got / total, where
 }
 
 // idf of a term; a word no document uses is as rare as can be.
 func (li *langIndex) idf(t string) float64 {
-	return math.Log(1 + float64(li.n+1)/float64(li.df[t]+1))
+	v := math.Log(1 + float64(li.n+1)/float64(li.df[t]+1))
+	if expIDF != 1 {
+		v = math.Pow(v, expIDF)
+	}
+	return v
+}
+
+var expIDF = envF("X_IDF", 1)
+
+func envF(k string, d float64) float64 {
+	if v, err := strconv.ParseFloat(os.Getenv(k), 64); err == nil {
+		return v
+	}
+	return d
 }
 
 // Close releases the Bleve indexes.
