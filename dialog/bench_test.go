@@ -11,7 +11,7 @@ import (
 
 // BenchmarkFullReport runs a whole eight-turn pothole report in process,
 // on the memory session store: greeting, report, place, three details,
-// contact, confirmation. It reports turns per second and, with
+// confirmation, thanks. It reports turns per second and, with
 // -benchmem, allocations per report (divide by 8 for a turn).
 func BenchmarkFullReport(b *testing.B) {
 	p, ix, cat := examplePack(b)
@@ -21,7 +21,7 @@ func BenchmarkFullReport(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	turns := []string{"hi", "there's a pothole on my street", "12 King St W", "2", "bike lane", "30", "skip", "yes"}
+	turns := []string{"hi", "there's a pothole on my street", "12 King St W", "2", "bike lane", "30", "yes", "thanks"}
 	ctx := context.Background()
 	b.ReportAllocs()
 	n := 0

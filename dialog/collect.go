@@ -19,7 +19,6 @@ const (
 	stepLocation    = "location"
 	stepAttrPrefix  = "attr:"
 	stepDescription = "description"
-	stepContact     = "contact"
 	stepConfirm     = "confirm"
 )
 
@@ -44,6 +43,11 @@ func (t *turn) startReport(ctx context.Context, code, text string) error {
 	t.s.Offered = nil
 	if err := t.s.fire(ctx, EvReported); err != nil {
 		return err
+	}
+	// Updates go back the way the resident came, when that is a phone that
+	// takes texts; the summary says so before they confirm.
+	if (t.s.Channel == ChannelSMS || t.s.Channel == ChannelWhatsApp) && t.s.Contact != "" {
+		d.Contact, d.Notify = t.s.Contact, true
 	}
 	t.add(t.say("report_start", "service", svc.Name))
 	t.takeExtras(text, "")
@@ -153,7 +157,7 @@ func (t *turn) steps() []string {
 			out = append(out, stepAttrPrefix+a.Code)
 		}
 	}
-	return append(out, stepDescription, stepContact, stepConfirm)
+	return append(out, stepDescription, stepConfirm)
 }
 
 // done reports whether a step has its answer (or was skipped).
@@ -167,8 +171,6 @@ func (t *turn) done(step string) bool {
 		return d.Attrs[code] != nil || slices.Contains(d.Skipped, step)
 	case step == stepDescription:
 		return d.Desc != "" || slices.Contains(d.Skipped, step)
-	case step == stepContact:
-		return d.AskedC
 	}
 	return false
 }
@@ -245,16 +247,6 @@ func (t *turn) question(step string, hint bool) {
 		}
 		t.add(t.say("ask_description", "service", name))
 		t.reply.Expect = ExpectText
-		t.reply.Optional = true
-	case step == stepContact:
-		if isPhoneChannel(t.s.Channel) && t.s.Contact != "" {
-			t.add(t.say("ask_notify"))
-			t.reply.Expect = ExpectYesNo
-			t.yesNoChoices()
-		} else {
-			t.add(t.say("ask_contact"))
-			t.reply.Expect = ExpectText
-		}
 		t.reply.Optional = true
 	}
 }
@@ -422,30 +414,6 @@ func (t *turn) fill(step string) error {
 		}
 		d.Desc = truncate(text, maxText)
 		return nil
-	case step == stepContact:
-		d.AskedC = true
-		if isPhoneChannel(t.s.Channel) && t.s.Contact != "" {
-			yes, ok := ParseYesNo(t.l, text)
-			if !ok {
-				d.AskedC = false
-				return fmt.Errorf("notify: %w", errNotUnderstood)
-			}
-			d.Notify = yes
-			if yes {
-				d.Contact = t.s.Contact
-			}
-			return nil
-		}
-		if skip || t.l.IsOneOf("contact_none", t.norm) {
-			return nil
-		}
-		c, ok := parseContact(text)
-		if !ok {
-			d.AskedC = false
-			return fmt.Errorf("contact: %w", errNotUnderstood)
-		}
-		d.Contact, d.Notify = c, true
-		return nil
 	}
 	return fmt.Errorf("step %q: %w", step, errNotUnderstood)
 }
@@ -540,9 +508,6 @@ func (t *turn) reask(ctx context.Context, step string) error {
 		t.reply.Expect = ExpectYesNo
 		return nil
 	}
-	if step == stepContact {
-		t.add(t.say("hint_contact"))
-	}
 	if d.Tries >= maxTries {
 		t.add(t.say("offer_person"))
 		t.s.Asked = "handoff"
@@ -616,6 +581,14 @@ func (t *turn) changeRequest() (string, bool) {
 // edit goes back to one step, then returns to the summary.
 func (t *turn) edit(ctx context.Context, step string) error {
 	d := t.s.Draft
+	if step == "no-updates" {
+		d.Notify = false
+		if d.Contact == t.s.Contact {
+			d.Contact = ""
+		}
+		t.summary()
+		return nil
+	}
 	if t.s.State == StateConfirming {
 		d.Editing = true
 	}
@@ -637,7 +610,7 @@ func (t *turn) back(ctx context.Context) error {
 	i := slices.Index(steps, d.Step)
 	for j := i - 1; j >= 0; j-- {
 		st := steps[j]
-		if st == stepContact || st == stepDescription && d.Desc == "" && !slices.Contains(d.Skipped, st) {
+		if st == stepDescription && d.Desc == "" && !slices.Contains(d.Skipped, st) {
 			continue
 		}
 		t.clear(st)
@@ -778,8 +751,19 @@ func (t *turn) summary() {
 	if n := len(t.s.Draft.Media); n > 0 {
 		b.WriteString("\n" + t.say("confirm_photos", "n", strconv.Itoa(n)))
 	}
+	d := t.s.Draft
+	switch {
+	case d.Notify && d.Contact == t.s.Contact && isPhoneChannel(t.s.Channel):
+		b.WriteString("\n" + t.say("confirm_updates_text"))
+	case d.Notify:
+		b.WriteString("\n" + t.say("confirm_updates_to", "contact", d.Contact))
+	}
 	t.add(b.String())
-	t.add(t.say("confirm_ask"))
+	if !d.Notify && t.s.Channel != ChannelVoice {
+		t.add(t.say("confirm_ask_contact"))
+	} else {
+		t.add(t.say("confirm_ask"))
+	}
 	t.yesNoChoices()
 	t.reply.Expect = ExpectYesNo
 }
@@ -836,6 +820,20 @@ func (t *turn) confirming(ctx context.Context) error {
 	if ok && yes {
 		return t.submit(ctx)
 	}
+	// Where to send updates, given at the summary.
+	if c, found := parseContact(t.in.Text); found && !ok {
+		t.s.Draft.Contact, t.s.Draft.Notify = c, true
+		t.summary()
+		return nil
+	}
+	if t.l.HasPhrase("no_updates", t.norm) {
+		t.s.Draft.Notify = false
+		if t.s.Draft.Contact == t.s.Contact {
+			t.s.Draft.Contact = ""
+		}
+		t.summary()
+		return nil
+	}
 	// A correction given straight away: "no, it's at 14 King St".
 	if p, found := ParsePlace(t.l, t.in.Text, false); found && !ok {
 		t.setPlace(p)
@@ -863,9 +861,11 @@ func (t *turn) correctionMenu() error {
 			t.reply.Choices = append(t.reply.Choices, Choice{ID: "edit:" + st, Label: shortQuestion(a.Description)})
 		}
 	}
-	t.reply.Choices = append(t.reply.Choices,
-		Choice{ID: "edit:" + stepDescription, Label: t.say("change_description")},
-		Choice{ID: "cancel", Label: t.say("choice_cancel")})
+	t.reply.Choices = append(t.reply.Choices, Choice{ID: "edit:" + stepDescription, Label: t.say("change_description")})
+	if t.s.Draft.Notify {
+		t.reply.Choices = append(t.reply.Choices, Choice{ID: "edit:no-updates", Label: t.say("change_no_updates")})
+	}
+	t.reply.Choices = append(t.reply.Choices, Choice{ID: "cancel", Label: t.say("choice_cancel")})
 	t.s.Offered = choiceIDs(t.reply.Choices)
 	t.s.Asked = "edit"
 	t.reply.Expect = ExpectChoice
@@ -886,12 +886,15 @@ func (t *turn) submit(ctx context.Context) error {
 	if d.Lat != nil {
 		c.Location = &cases.Point{Lat: *d.Lat, Long: *d.Long}
 	}
+	// The phone a resident wrote from is kept (for staff, and for "any
+	// update on my report?"), whether or not they want updates.
+	if isPhoneChannel(t.s.Channel) {
+		c.Contact.Phone = t.s.Contact
+	}
 	if strings.Contains(d.Contact, "@") {
 		c.Contact.Email = d.Contact
 	} else if d.Contact != "" {
 		c.Contact.Phone = d.Contact
-	} else if isPhoneChannel(t.s.Channel) {
-		c.Contact.Phone = t.s.Contact
 	}
 	c.Contact.Notify = d.Notify
 	err := t.e.desk.Create(ctx, c)

@@ -29,9 +29,8 @@ func TestPotholeReportFromStartToReference(t *testing.T) {
 		t.Error("depth is optional but the reply does not say so")
 	}
 	c.say("about 30")
-	c.expect(dialog.StateCollecting, "text message when this request is updated")
-	c.say("yes")
-	c.expect(dialog.StateConfirming, "12 King St W", "Dinner plate to car tire size", "In a bike lane", "30", "shall i send it")
+	c.expect(dialog.StateConfirming, "12 King St W", "Dinner plate to car tire size", "In a bike lane", "30",
+		"we'll text this number", "shall i send it")
 	if len(c.desk.filed()) != 0 {
 		t.Fatal("a case was filed before the resident confirmed")
 	}
@@ -61,9 +60,7 @@ func TestSeveralAnswersInOneMessage(t *testing.T) {
 	// Location, position and depth were all given: only the size is left.
 	c.expect(dialog.StateCollecting, "how wide")
 	c.say("larger than a car tire")
-	c.expect(dialog.StateCollecting, "phone number or e-mail")
-	c.say("skip")
-	c.expect(dialog.StateConfirming, "12 King St", "In a bike lane", "30")
+	c.expect(dialog.StateConfirming, "12 King St", "In a bike lane", "30", "phone number or e-mail")
 	c.say("yes")
 	got := c.only()
 	if got.Attributes["POSITION"][0] != "BIKE" || got.Attributes["DEPTH_CM"][0] != "30" || got.Attributes["SIZE"][0] != "L" {
@@ -110,7 +107,6 @@ func TestDatatypesAreValidated(t *testing.T) {
 	c.say("sometime")
 	c.expect(dialog.StateCollecting, "yesterday at 5pm")
 	c.say("yesterday morning")
-	c.say("no")
 	c.expect(dialog.StateConfirming, "Garbage (black bin), Recycling (blue bin)")
 	c.say("yes")
 	got := c.only()
@@ -131,9 +127,9 @@ func TestOptionalCanBeSkippedRequiredCannot(t *testing.T) {
 	c.say("skip")
 	c.expect(dialog.StateCollecting, "how many lights")
 	c.say("skip")
-	c.expect(dialog.StateCollecting, "phone number or e-mail")
+	c.expect(dialog.StateConfirming, "88 Oak Ave", "phone number or e-mail")
 	c.say("resident@example.org")
-	c.expect(dialog.StateConfirming, "88 Oak Ave")
+	c.expect(dialog.StateConfirming, "Updates: to resident@example.org")
 	c.say("yes")
 	got := c.only()
 	if got.Contact.Email != "resident@example.org" || !got.Contact.Notify {
@@ -170,7 +166,6 @@ func TestBackAndCorrections(t *testing.T) {
 	c.say("large")
 	c.say("travel lane")
 	c.say("skip")
-	c.say("skip")
 	c.expect(dialog.StateConfirming, "Larger than a car tire", "In a travel lane")
 	c.say("change the address")
 	c.expect(dialog.StateCollecting, "where is it")
@@ -200,7 +195,6 @@ func TestDigressionIsAnsweredAndTheReportResumes(t *testing.T) {
 		t.Errorf("the question was not answered from an article: %+v", c.last.Messages)
 	}
 	c.say("curb")
-	c.say("skip")
 	c.say("skip")
 	c.expect(dialog.StateConfirming, "12 King St", "Smaller than a dinner plate", "Along the curb")
 }
@@ -247,7 +241,6 @@ func TestStatusByReferenceAndByContact(t *testing.T) {
 	c.say("small")
 	c.say("curb")
 	c.say("skip")
-	c.say("no")
 	c.say("yes")
 	ref := c.only().Ref
 	c.say("status " + ref)
@@ -296,7 +289,7 @@ func TestSmallTalkAndFallback(t *testing.T) {
 
 func TestARetriedMessageIsAnsweredTheSameAndFiledOnce(t *testing.T) {
 	c := newConv(t, dialog.ChannelSMS)
-	for _, s := range []string{"pothole at 12 king st", "small", "curb", "skip", "no"} {
+	for _, s := range []string{"pothole at 12 king st", "small", "curb", "skip"} {
 		c.say(s)
 	}
 	in := dialog.Inbound{Channel: c.channel, ConversationID: c.id, Contact: c.contact, Text: "yes", MessageID: "SM123"}
@@ -316,7 +309,7 @@ func TestARetriedMessageIsAnsweredTheSameAndFiledOnce(t *testing.T) {
 
 func TestAFailedSubmissionLosesNothing(t *testing.T) {
 	c := newConv(t, dialog.ChannelSMS)
-	for _, s := range []string{"pothole at 12 king st", "small", "curb", "skip", "no"} {
+	for _, s := range []string{"pothole at 12 king st", "small", "curb", "skip"} {
 		c.say(s)
 	}
 	c.desk.fail = errDown
@@ -345,5 +338,23 @@ func TestSwitchingToAnotherReport(t *testing.T) {
 	c.expect(dialog.StateCollecting)
 	if !strings.Contains(c.last.Text(), "Graffiti") {
 		t.Errorf("did not switch: %q", c.last.Text())
+	}
+}
+
+func TestNoUpdatesOnRequest(t *testing.T) {
+	c := newConv(t, dialog.ChannelSMS)
+	for _, s := range []string{"pothole at 12 king st", "small", "curb", "skip"} {
+		c.say(s)
+	}
+	c.expect(dialog.StateConfirming, "we'll text this number")
+	c.say("no updates please")
+	c.expect(dialog.StateConfirming, "shall i send it")
+	if strings.Contains(c.last.Text(), "we'll text this number") {
+		t.Errorf("still promises texts: %q", c.last.Text())
+	}
+	c.say("yes")
+	got := c.only()
+	if got.Contact.Notify || got.Contact.Phone != "+15550001234" {
+		t.Errorf("contact %+v: the number is kept for staff, without updates", got.Contact)
 	}
 }

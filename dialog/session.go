@@ -59,7 +59,6 @@ type Draft struct {
 	Media   []string            `json:"m,omitempty"`
 	Contact string              `json:"c,omitempty"`
 	Notify  bool                `json:"nt,omitempty"`
-	AskedC  bool                `json:"ac,omitempty"` // contact question asked
 	Tries   int                 `json:"tr,omitempty"` // failed answers to the current question
 	Shown   []string            `json:"sh,omitempty"` // informational notes already shown
 	Editing bool                `json:"ed,omitempty"` // a correction: go back to confirm after it

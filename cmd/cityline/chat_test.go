@@ -42,7 +42,7 @@ func chatLines(t *testing.T, out string) []chatLine {
 // the new status after staff update it.
 func TestChatReportThenStatusAcrossRuns(t *testing.T) {
 	data := t.TempDir()
-	out, stderr, code := runCmd(t, "there's a pothole on my street\n12 King St W\n3\nin a bike lane\nabout 20\nskip\nyes\n",
+	out, stderr, code := runCmd(t, "there's a pothole on my street\n12 King St W\n3\nin a bike lane\nabout 20\nyes\n",
 		"chat", "--json", "--data", data)
 	if code != 0 {
 		t.Fatalf("chat exited %d: %s", code, stderr)
@@ -106,7 +106,7 @@ func TestCaseIsDurableBeforeItsReferenceIsPrinted(t *testing.T) {
 	}
 	defer cmd.Process.Kill()
 	go func() {
-		for _, s := range []string{"pothole at 45 Elm St", "small", "curb", "skip", "no", "yes"} {
+		for _, s := range []string{"pothole at 45 Elm St", "small", "curb", "skip", "yes"} {
 			io.WriteString(stdin, s+"\n")
 		}
 	}()

@@ -7,8 +7,6 @@
 package index
 
 import (
-	"os"
-	"strconv"
 	"context"
 	"fmt"
 	"math"
@@ -485,20 +483,7 @@ func (li *langIndex) coverage(d *doc, own, related []weighted) (cov float64, whe
 
 // idf of a term; a word no document uses is as rare as can be.
 func (li *langIndex) idf(t string) float64 {
-	v := math.Log(1 + float64(li.n+1)/float64(li.df[t]+1))
-	if expIDF != 1 {
-		v = math.Pow(v, expIDF)
-	}
-	return v
-}
-
-var expIDF = envF("X_IDF", 1)
-
-func envF(k string, d float64) float64 {
-	if v, err := strconv.ParseFloat(os.Getenv(k), 64); err == nil {
-		return v
-	}
-	return d
+	return math.Log(1 + float64(li.n+1)/float64(li.df[t]+1))
 }
 
 // Close releases the Bleve indexes.
