@@ -30,7 +30,7 @@ func TestPotholeReportFromStartToReference(t *testing.T) {
 	}
 	c.say("about 30")
 	c.expect(dialog.StateConfirming, "12 King St W", "Dinner plate to car tire size", "In a bike lane", "30",
-		"we'll text this number", "shall i send it")
+		"updates: by text to this number", "shall i send it")
 	if len(c.desk.filed()) != 0 {
 		t.Fatal("a case was filed before the resident confirmed")
 	}
@@ -346,10 +346,10 @@ func TestNoUpdatesOnRequest(t *testing.T) {
 	for _, s := range []string{"pothole at 12 king st", "small", "curb", "skip"} {
 		c.say(s)
 	}
-	c.expect(dialog.StateConfirming, "we'll text this number")
+	c.expect(dialog.StateConfirming, "updates: by text to this number")
 	c.say("no updates please")
 	c.expect(dialog.StateConfirming, "shall i send it")
-	if strings.Contains(c.last.Text(), "we'll text this number") {
+	if strings.Contains(c.last.Text(), "updates: by text to this number") {
 		t.Errorf("still promises texts: %q", c.last.Text())
 	}
 	c.say("yes")

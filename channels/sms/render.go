@@ -37,7 +37,13 @@ func Render(r dialog.Reply, channel, said string) []string {
 		}
 		b.WriteString(t)
 	}
-	for i, c := range r.Choices {
+	// A yes-or-no question says so itself; numbered Yes and No would only
+	// make the text longer.
+	choices := r.Choices
+	if r.Expect == dialog.ExpectYesNo {
+		choices = nil
+	}
+	for i, c := range choices {
 		switch {
 		case i > 0:
 			b.WriteString("\n")

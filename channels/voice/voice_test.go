@@ -120,8 +120,8 @@ func TestReportByDigits(t *testing.T) {
 	if got := cs.Attributes["DEPTH_CM"]; len(got) != 1 || got[0] != "8" {
 		t.Errorf("depth %v, want 8", got)
 	}
-	if !cs.Contact.Notify {
-		t.Error("pressing 1 for yes to updates was not taken as yes")
+	if cs.Contact.Phone == "" {
+		t.Error("the caller's number was not kept with the case")
 	}
 	// Menus read as keypad options; yes-or-no questions say how.
 	joined := strings.Join(said, "\n")
