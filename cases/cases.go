@@ -66,6 +66,9 @@ type Case struct {
 	Channel string
 	Lang    string
 	Contact Contact // private: never shown outside staff tools
+	// Conversation is the conversation the case was filed in (private), so
+	// a status change can reach a web chat resident where they are.
+	Conversation string
 }
 
 // Point is a WGS84 position.

@@ -36,7 +36,7 @@ type Dialect struct {
 const caseColumns = `id, ref, idem_key, token, service_code, service_name, status, status_notes,
 	description, agency, notice, requested, updated, expected, address, address_id, zipcode,
 	lat, long, media, attributes, channel, lang, phone, email, first_name, last_name,
-	device_id, account_id, notify`
+	device_id, account_id, notify, conversation`
 
 func (s *SQLStore) q(query string) string {
 	if !s.Dialect.Dollar {
@@ -107,14 +107,14 @@ func (s *SQLStore) Create(ctx context.Context, c *Case) error {
 	err = tx.QueryRowContext(ctx, s.q(`INSERT INTO cases (idem_key, token, service_code, service_name,
 		status, status_notes, description, agency, notice, requested, updated, expected, address,
 		address_id, zipcode, lat, long, media, attributes, channel, lang, phone, email, first_name,
-		last_name, device_id, account_id, notify)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		last_name, device_id, account_id, notify, conversation)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (idem_key) DO NOTHING RETURNING id`),
 		nullString(c.Key), nullString(c.Token), c.ServiceCode, c.ServiceName, string(c.Status),
 		c.StatusNotes, c.Description, c.Agency, c.Notice, FormatTime(c.Requested), FormatTime(c.Updated),
 		FormatTime(c.Expected), c.Address, c.AddressID, c.Zipcode, lat, long, EncodeJSON(c.MediaURLs),
 		EncodeJSON(c.Attributes), c.Channel, c.Lang, c.Contact.Phone, c.Contact.Email, c.Contact.FirstName,
-		c.Contact.LastName, c.Contact.DeviceID, c.Contact.AccountID, boolInt(c.Contact.Notify),
+		c.Contact.LastName, c.Contact.DeviceID, c.Contact.AccountID, boolInt(c.Contact.Notify), c.Conversation,
 	).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		// The same submission was filed before: hand back that case.
@@ -193,7 +193,7 @@ func scanCase(r scanner) (*Case, error) {
 	err := r.Scan(&c.ID, &ref, &key, &token, &c.ServiceCode, &c.ServiceName, &status, &c.StatusNotes,
 		&c.Description, &c.Agency, &c.Notice, &requested, &updated, &expected, &c.Address, &c.AddressID,
 		&c.Zipcode, &lat, &long, &media, &attrs, &c.Channel, &c.Lang, &c.Contact.Phone, &c.Contact.Email,
-		&c.Contact.FirstName, &c.Contact.LastName, &c.Contact.DeviceID, &c.Contact.AccountID, &notify)
+		&c.Contact.FirstName, &c.Contact.LastName, &c.Contact.DeviceID, &c.Contact.AccountID, &notify, &c.Conversation)
 	if err != nil {
 		return nil, err
 	}

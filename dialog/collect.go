@@ -881,7 +881,7 @@ func (t *turn) submit(ctx context.Context) error {
 		Key: d.Key, ServiceCode: d.Service, ServiceName: svc.Name, Status: cases.StatusOpen,
 		Description: d.Desc, Agency: t.e.pack.City.Agency, Address: d.Address,
 		MediaURLs: d.Media, Attributes: d.Attrs, Channel: t.s.Channel, Lang: t.lang,
-		Requested: t.now, Updated: t.now,
+		Requested: t.now, Updated: t.now, Conversation: t.s.ID,
 	}
 	if d.Lat != nil {
 		c.Location = &cases.Point{Lat: *d.Lat, Long: *d.Long}

@@ -297,6 +297,7 @@ func fullCase() *cases.Case {
 		Lang:    "fr",
 		Contact: cases.Contact{Phone: "+15555550100", Email: "ana@example.org", FirstName: "Ana",
 			LastName: "Lé", DeviceID: "device-1", AccountID: "acct-9", Notify: true},
+		Conversation: "web:4f1c",
 	}
 }
 

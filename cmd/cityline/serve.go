@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cityline/cityline/cases"
+	"github.com/cityline/cityline/channels/webchat"
 	"github.com/cityline/cityline/dialog"
 )
 
@@ -96,7 +97,8 @@ type server struct {
 	store   cases.Store
 	engine  *dialog.Engine
 	handler http.Handler
-	texts   textSender // outbound texts; nil without Twilio credentials
+	texts   textSender       // outbound texts; nil without Twilio credentials
+	web     *webchat.Handler // the web chat, for messages that arrive later
 	ready   []func(context.Context) error
 	closers []func() error
 }

@@ -31,6 +31,7 @@ func (s *server) mountWeb(ctx context.Context, mux *http.ServeMux) error {
 		return err
 	}
 	h.Register(mux)
+	s.web = h
 	// Event streams never go idle: end them when the server shuts down,
 	// so in-flight turns are all that it waits for.
 	context.AfterFunc(ctx, h.CloseStreams)

@@ -9,6 +9,7 @@ package locale
 import (
 	"embed"
 	"fmt"
+	"io/fs"
 	"regexp"
 	"slices"
 	"strings"
@@ -129,14 +130,27 @@ func New(langs []string, overrides map[string]map[string]string) (*Catalog, erro
 	return c, nil
 }
 
+// load reads <code>.yaml and any <code>.<part>.yaml beside it (each part
+// of the product keeps its wording in its own file: en.admin.yaml ...).
 func load(code string) (*Lang, error) {
-	data, err := builtin.ReadFile(code + ".yaml")
-	if err != nil {
-		return nil, nil
+	names, err := fs.Glob(builtin, code+".*yaml")
+	if err != nil || len(names) == 0 {
+		return nil, err
 	}
 	var f file
-	if err := yaml.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("locale %s: %w", code, err)
+	for _, name := range names {
+		if name != code+".yaml" && !strings.HasPrefix(name, code+".") {
+			continue
+		}
+		data, err := builtin.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		var part file
+		if err := yaml.Unmarshal(data, &part); err != nil {
+			return nil, fmt.Errorf("locale %s: %w", name, err)
+		}
+		f.merge(part, name)
 	}
 	l := &Lang{Code: code, Messages: f.Messages, Intents: map[string]*Patterns{}, Words: f.Words,
 		wordMaps: map[string]map[string]string{}, phrases: map[string][]string{}}
@@ -156,6 +170,24 @@ func load(code string) (*Lang, error) {
 		l.Intents[name] = p
 	}
 	return l, nil
+}
+
+// merge adds a part's entries; a key defined twice keeps the first.
+func (f *file) merge(p file, name string) {
+	if f.Messages == nil {
+		f.Messages, f.Intents, f.Words = map[string]string{}, map[string][]string{}, map[string][]string{}
+	}
+	for k, v := range p.Messages {
+		if _, ok := f.Messages[k]; !ok {
+			f.Messages[k] = v
+		}
+	}
+	for k, v := range p.Intents {
+		f.Intents[k] = append(f.Intents[k], v...)
+	}
+	for k, v := range p.Words {
+		f.Words[k] = append(f.Words[k], v...)
+	}
 }
 
 func (l *Lang) clone(code string) *Lang {

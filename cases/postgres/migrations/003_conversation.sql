@@ -1,0 +1,1 @@
+ALTER TABLE cases ADD COLUMN conversation TEXT NOT NULL DEFAULT '';
