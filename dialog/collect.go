@@ -92,7 +92,7 @@ func (t *turn) takeExtras(text, except string) {
 		}
 		switch {
 		case a.IsList():
-			keys := mentioned(norm, a.Values)
+			keys := mentioned(t.l, norm, a.Values)
 			if len(keys) == 1 || (len(keys) > 1 && a.Datatype == cases.MultiValueList) {
 				d.set(a.Code, keys)
 			}

@@ -145,7 +145,7 @@ func ParseChoice(l *locale.Lang, text string, values []cases.Value, multi bool) 
 	}
 	// Names mentioned anywhere in a longer sentence ("it's in the bike lane").
 	if len(keys) == 0 {
-		keys = mentioned(norm, values)
+		keys = mentioned(l, norm, values)
 	}
 	switch {
 	case len(keys) == 0:
@@ -197,7 +197,7 @@ func matchOne(l *locale.Lang, norm string, values []cases.Value) (string, bool) 
 	}
 	// The value whose name holds most of the reply's words ("bike lane"
 	// for "In a bike lane", "bike" too), when exactly one does.
-	words := contentWords(norm)
+	words := contentWords(l, norm)
 	if len(words) == 0 {
 		return "", false
 	}
@@ -226,11 +226,12 @@ func matchOne(l *locale.Lang, norm string, values []cases.Value) (string, bool) 
 	return "", false
 }
 
-// contentWords are the words of a short reply that can name a choice.
-func contentWords(norm string) []string {
+// contentWords are the words of a short reply that can name a choice:
+// not the language's small words ("the", "and", "les", "pour").
+func contentWords(l *locale.Lang, norm string) []string {
 	var out []string
 	for _, w := range strings.Fields(norm) {
-		if len(w) >= 3 && w != "the" && w != "and" && w != "for" && w != "with" {
+		if len(w) >= 3 && !l.IsOneOf("small_words", w) {
 			out = append(out, w)
 		}
 	}
@@ -240,12 +241,12 @@ func contentWords(norm string) []string {
 // mentioned finds values named in a longer reply: every word of the name
 // that matters ("bike lane" for "In a bike lane"), or every word of one of
 // its alternatives ("curb" for "Along the curb or gutter").
-func mentioned(norm string, values []cases.Value) []string {
+func mentioned(l *locale.Lang, norm string, values []cases.Value) []string {
 	words := strings.Fields(norm)
 	var keys []string
 	for _, v := range values {
-		for _, alt := range strings.Split(Normalize(v.Name), " or ") {
-			need := contentWords(alt)
+		for _, alt := range splitAlternatives(l, Normalize(v.Name)) {
+			need := contentWords(l, alt)
 			if len(need) == 0 {
 				continue
 			}
@@ -263,6 +264,19 @@ func mentioned(norm string, values []cases.Value) []string {
 		}
 	}
 	return keys
+}
+
+// splitAlternatives splits a choice's name on the language's "or".
+func splitAlternatives(l *locale.Lang, name string) []string {
+	parts := []string{name}
+	for _, or := range l.Phrases("or_words") {
+		var next []string
+		for _, p := range parts {
+			next = append(next, strings.Split(p, " "+or+" ")...)
+		}
+		parts = next
+	}
+	return parts
 }
 
 // sameWord compares a resident's word with a word of a choice, forgiving

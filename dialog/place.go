@@ -121,11 +121,27 @@ func streetAddress(l *locale.Lang, words []string, whole bool) (Place, bool) {
 			continue
 		}
 		rest := words[i+1:]
-		if rest[0] == "block" && len(rest) > 2 && rest[1] == "of" {
+		if len(rest) > 2 && l.IsOneOf("block_of", rest[0]+" "+rest[1]) {
 			rest = rest[2:]
 		}
 		if measureRE.MatchString(rest[0]) || l.IsOneOf("skip", rest[0]) {
 			continue
+		}
+		// French (and some English) names put the type first: "12 rue King
+		// Ouest". The name runs until a word that cannot be part of it.
+		if isStreetType(l, rest[0]) && len(rest) > 1 {
+			end := 1
+			for end < len(rest) && end < 4 && !isNumber(rest[end]) && !l.IsOneOf("place_prepositions", rest[end]) &&
+				!l.IsOneOf("small_words", rest[end]) && !l.IsOneOf("intersection", rest[end]) {
+				end++
+				if _, ok := l.WordMap("directions")[rest[end-1]]; ok {
+					break
+				}
+			}
+			if end > 1 {
+				street := append([]string{w}, rest[:end]...)
+				return Place{Address: prettyStreet(l, street), Kind: "address", words: street}, true
+			}
 		}
 		// The street name runs to its type, and a direction after it.
 		end := -1
@@ -143,7 +159,7 @@ func streetAddress(l *locale.Lang, words []string, whole bool) (Place, bool) {
 		if end < 0 {
 			// No type: accept "45 elm" only when the reply is just that, or
 			// it follows a place word ("at 45 elm").
-			cue := i > 0 && (words[i-1] == "at" || words[i-1] == "on" || words[i-1] == "near" || words[i-1] == "by" || words[i-1] == "outside")
+			cue := i > 0 && l.IsOneOf("address_cues", words[i-1])
 			if !(whole && len(rest) <= 3) && !cue {
 				continue
 			}
@@ -152,7 +168,7 @@ func streetAddress(l *locale.Lang, words []string, whole bool) (Place, bool) {
 				end = 1
 			}
 			for k := 0; k < end; k++ {
-				if l.IsOneOf("place_prepositions", rest[k]) || rest[k] == "and" {
+				if l.IsOneOf("place_prepositions", rest[k]) || l.IsOneOf("intersection", rest[k]) {
 					end = k
 					break
 				}
@@ -171,11 +187,8 @@ func streetAddress(l *locale.Lang, words []string, whole bool) (Place, bool) {
 func intersection(l *locale.Lang, words []string, whole bool) (Place, bool) {
 	joins := l.WordMap("intersection")
 	for i := 1; i < len(words)-1; i++ {
-		w := words[i]
-		if w != "and" && w != "&" && w != "at" && w != "x" {
-			if _, ok := joins[w]; !ok || strings.Contains(w, " ") {
-				continue
-			}
+		if _, ok := joins[words[i]]; !ok {
+			continue
 		}
 		// The two streets: up to three words each, stopping at prepositions.
 		left := streetWords(l, words[:i], true)
@@ -187,8 +200,12 @@ func intersection(l *locale.Lang, words []string, whole bool) (Place, bool) {
 		start := i - len(left)
 		if start > 0 {
 			prev := strings.Join(words[max(0, start-2):start], " ")
-			cue = strings.HasSuffix(prev, "corner of") || strings.HasSuffix(prev, "intersection of") ||
-				words[start-1] == "at" || words[start-1] == "near" || words[start-1] == "on" || words[start-1] == "of"
+			cue = l.IsOneOf("intersection_cues", words[start-1])
+			for _, c := range l.Phrases("intersection_cues") {
+				if strings.HasSuffix(prev, c) {
+					cue = true
+				}
+			}
 		}
 		if !whole && !cue && !hasStreetType(l, append([]string{""}, append(left, right...)...)) {
 			continue
@@ -210,7 +227,7 @@ func streetWords(l *locale.Lang, words []string, fromEnd bool) []string {
 			idx = len(words) - 1 - k
 		}
 		w := words[idx]
-		if l.IsOneOf("place_prepositions", w) || w == "the" || w == "of" || w == "and" || isNumber(w) && !isOrdinal(w) {
+		if l.IsOneOf("place_prepositions", w) || l.IsOneOf("small_words", w) || l.IsOneOf("intersection", w) || isNumber(w) && !isOrdinal(w) {
 			break
 		}
 		if fromEnd {
