@@ -103,7 +103,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func parse(f url.Values) (inbound, string) {
 	in := inbound{from: strings.TrimSpace(f.Get("From")), body: f.Get("Body"), sid: f.Get("MessageSid")}
 	if in.from == "" {
-		return in, "missing From: not a Twilio Messaging webhook"
+		return in, "missing From: not a Twilio Messaging webhook" // for developers
 	}
 	if in.sid == "" {
 		in.sid = f.Get("SmsSid")

@@ -289,7 +289,7 @@ func (h *Handler) voice(w http.ResponseWriter, r *http.Request) {
 	}
 	u, err := url.Parse(in.URL)
 	if err != nil || u.IsAbs() || u.Host != "" || !strings.HasPrefix(u.Path, h.cfg.VoicePath) || in.Call == "" || len(in.Call) > 64 {
-		writeJSON(w, http.StatusBadRequest, errorOut{"url: one of the call's own webhook URLs, with its call"})
+		writeJSON(w, http.StatusBadRequest, errorOut{"url: one of the call's own webhook URLs, with its call"}) // for developers
 		return
 	}
 	form := url.Values{"CallSid": {in.Call}, "From": {in.From}, "To": {h.cfg.To}, "AccountSid": {"ACsimulator"},
