@@ -371,7 +371,7 @@ func (rk Ranker) Score(x [RankFeatureCount]float64) float64 {
 var DefaultRanker = Ranker{
 	// coverage, name, phrase, BM25, service+report, article+question, service+question, service,
 	// matched in: name, keywords, questions, text, group, more, through the lexicon
-	4.713, 0.439, 0.081, 2.356, 1.695, 1.172, -1.172, 1.177, 0.664, 1.049, 1.105, 2.074, -0.222, 2.25, 0.3,
+	4.902, 0.306, -0.017, 2.527, 1.634, 1.222, -1.222, 1.149, 0.658, 0.97, 1.253, 2.105, -0.154, 2.109, 0.641,
 }
 
 func hitOf(hits []knowledge.Hit, c Candidate) (knowledge.Hit, bool) {
@@ -398,8 +398,8 @@ type Calibration struct {
 // dev set by `cityline test --calibrate testdata/routing/examplecity.jsonl`;
 // refit it after changing how search scores.
 var DefaultCalibration = Calibration{
-	Bias: -2.252, Coverage: 2.367, Margin: 1.208, Short: -0.577, Name: 0.934, Phrase: 0.601,
-	Fallback: 0.13, Clarify: 0.25, CloseRatio: 0.9,
+	Bias: -2.17, Coverage: 2.197, Margin: 1.245, Short: -0.612, Name: 1.002, Phrase: 0.602,
+	Fallback: 0.12, Clarify: 0.48, CloseRatio: 0.9,
 }
 
 // Confidence is the model's probability that the best candidate is right.

@@ -33,6 +33,7 @@ type Lexicon struct {
 	Unstemmed []string `yaml:"unstemmed"`
 }
 
+//go:generate go run lexicon/wordnet_gen.go -dict /usr/share/wordnet -out lexicon/en.wordnet.yaml
 //go:embed lexicon/*.yaml
 var lexiconFS embed.FS
 

@@ -114,8 +114,9 @@ func newLanguage(im *mapping.IndexMappingImpl, lang string, pack *knowledge.Pack
 	if an == nil {
 		return nil, fmt.Errorf("no analyzer for %q", lang)
 	}
-	l := &language{code: lang, analyzer: an, synonyms: newPhrases(), related: newPhrases(), broader: newPhrases(),
-		filler: map[string]bool{}, generic: map[string]bool{}, surface: map[string]int{}, keep: map[string]bool{}}
+	l := &language{code: lang, analyzer: an, synonyms: newPhrases(), related: &phrases{m: map[string][]string{}, merge: true},
+		broader: &phrases{m: map[string][]string{}, merge: true},
+		filler:  map[string]bool{}, generic: map[string]bool{}, surface: map[string]int{}, keep: map[string]bool{}}
 	switch lang {
 	case "en":
 		l.stemmer = en.NewEnglishStemmerFilter()
@@ -150,7 +151,15 @@ func newLanguage(im *mapping.IndexMappingImpl, lang string, pack *knowledge.Pack
 		src map[string][]string
 		dst *phrases
 	}{{lex.Related, l.related}, {lex.Broader, l.broader}} {
-		for from, tos := range m.src {
+		// In sorted order, so that two keys analysed alike always resolve the
+		// same way: the index must not depend on map order.
+		keys := make([]string, 0, len(m.src))
+		for k := range m.src {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, from := range keys {
+			tos := m.src[from]
 			key := l.canonical(l.stems(from))
 			if len(key) == 0 {
 				continue

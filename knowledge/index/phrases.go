@@ -1,6 +1,9 @@
 package index
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // phrases maps sequences of terms to replacement terms, matching the
 // longest phrase first: "street light" and "lamp post" both become
@@ -8,14 +11,25 @@ import "strings"
 type phrases struct {
 	m      map[string][]string // joined phrase -> terms
 	maxLen int
+	merge  bool // a phrase added twice keeps both meanings (else the first)
 }
 
 func newPhrases() *phrases { return &phrases{m: map[string][]string{}} }
 
 func (p *phrases) add(phrase, to []string) {
 	key := strings.Join(phrase, " ")
-	if _, ok := p.m[key]; ok {
-		return // first meaning wins
+	if prev, ok := p.m[key]; ok {
+		if !p.merge {
+			return // a synonym keeps its first meaning: the pack's own wins
+		}
+		// Two entries analysed alike ("weeds", "weed"): both meanings count.
+		for _, t := range to {
+			if !slices.Contains(prev, t) {
+				prev = append(prev, t)
+			}
+		}
+		p.m[key] = prev
+		return
 	}
 	p.m[key] = to
 	p.maxLen = max(p.maxLen, len(phrase))
