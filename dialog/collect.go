@@ -875,6 +875,20 @@ func (t *turn) correctionMenu() error {
 // submit files the case. The reference is told only once the store has
 // made the case durable; a retried "yes" finds the same case by its key.
 func (t *turn) submit(ctx context.Context) error {
+	c, svcName, err := t.file(ctx)
+	if err != nil {
+		return err
+	}
+	if err := t.s.fire(ctx, EvConfirmed); err != nil {
+		return err
+	}
+	t.filed(ctx, c, svcName)
+	return nil
+}
+
+// file makes the draft a case, durably; a case already filed with the
+// draft's key is handed back instead.
+func (t *turn) file(ctx context.Context) (*cases.Case, string, error) {
 	d := t.s.Draft
 	svc, _ := t.e.pack.Service(d.Service, t.e.pack.City.DefaultLang())
 	c := &cases.Case{
@@ -899,18 +913,21 @@ func (t *turn) submit(ctx context.Context) error {
 	c.Contact.Notify = d.Notify
 	err := t.e.desk.Create(ctx, c)
 	if err != nil && !errors.Is(err, cases.ErrConflict) {
-		return fmt.Errorf("file case: %w", err)
+		return nil, "", fmt.Errorf("file case: %w", err)
 	}
-	if err := t.s.fire(ctx, EvConfirmed); err != nil {
-		return err
-	}
+	return c, svc.Name, nil
+}
+
+// filed tells the resident the reference of a case just filed from the
+// draft, which is done with.
+func (t *turn) filed(ctx context.Context, c *cases.Case, svcName string) {
 	t.s.Draft = nil
 	t.s.Cases = append(t.s.Cases, c.Ref)
 	if len(t.s.Cases) > 3 {
 		t.s.Cases = t.s.Cases[1:]
 	}
 	t.record(ctx, Event{Type: EventCase, Kind: KindService, Target: c.ServiceCode, Ref: c.Ref, Elapsed: t.now.Sub(t.s.Started)})
-	t.add(t.say("filed", "ref", c.Ref, "service", svc.Name))
+	t.add(t.say("filed", "ref", c.Ref, "service", svcName))
 	if c.Contact.Notify {
 		t.add(t.say("filed_notify"))
 	} else {
@@ -918,7 +935,6 @@ func (t *turn) submit(ctx context.Context) error {
 	}
 	t.reply.Case = caseInfo(c)
 	t.reply.Expect = ExpectText
-	return nil
 }
 
 func caseInfo(c *cases.Case) *CaseInfo {

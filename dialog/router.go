@@ -196,8 +196,12 @@ func (r *Router) rank(ctx context.Context, text, norm string, l *locale.Lang, d 
 	if err != nil {
 		return d, fmt.Errorf("route: %w", err)
 	}
-	f := Features{asks: l.Intent("question").Match(norm),
-		reports: l.Intent("report").Match(norm) || topic != text}
+	plain := l.Expand("textspeak", norm)
+	f := Features{asks: l.Intent("question").Match(plain),
+		reports: l.Intent("report").Match(plain) || topic != text}
+	if l.Intent("request").Match(plain) {
+		f.asks, f.reports = false, true
+	}
 	if res.Meaningful <= 1 {
 		f.Short = 1
 	}
@@ -371,7 +375,7 @@ func (rk Ranker) Score(x [RankFeatureCount]float64) float64 {
 var DefaultRanker = Ranker{
 	// coverage, name, phrase, BM25, service+report, article+question, service+question, service,
 	// matched in: name, keywords, questions, text, group, more, through the lexicon
-	4.902, 0.306, -0.017, 2.527, 1.634, 1.222, -1.222, 1.149, 0.658, 0.97, 1.253, 2.105, -0.154, 2.109, 0.641,
+	4.919, 0.344, -0.08, 2.528, 1.566, 1.346, -1.346, 1.136, 0.706, 0.902, 1.326, 2.12, -0.153, 2.061, 0.574,
 }
 
 func hitOf(hits []knowledge.Hit, c Candidate) (knowledge.Hit, bool) {
@@ -398,8 +402,8 @@ type Calibration struct {
 // dev set by `cityline test --calibrate testdata/routing/examplecity.jsonl`;
 // refit it after changing how search scores.
 var DefaultCalibration = Calibration{
-	Bias: -2.17, Coverage: 2.197, Margin: 1.245, Short: -0.612, Name: 1.002, Phrase: 0.602,
-	Fallback: 0.12, Clarify: 0.48, CloseRatio: 0.9,
+	Bias: -2.183, Coverage: 2.056, Margin: 1.303, Short: -0.606, Name: 1.058, Phrase: 0.639,
+	Fallback: 0.12, Clarify: 0.44, CloseRatio: 0.9,
 }
 
 // Confidence is the model's probability that the best candidate is right.

@@ -62,3 +62,24 @@ func (l *Lang) HasPhrase(name, norm string) bool {
 	}
 	return false
 }
+
+// Expand replaces each word of norm found in the "k=v" list name by its
+// value: text-speak ("u", "pls") read as the words it stands for.
+func (l *Lang) Expand(name, norm string) string {
+	m := l.WordMap(name)
+	if len(m) == 0 {
+		return norm
+	}
+	words := strings.Fields(norm)
+	changed := false
+	for i, w := range words {
+		if v, ok := m[w]; ok {
+			words[i] = v
+			changed = true
+		}
+	}
+	if !changed {
+		return norm
+	}
+	return strings.Join(words, " ")
+}
