@@ -81,7 +81,7 @@ func (t *turn) takeExtras(text, except string) {
 	}
 	if d.Address == "" && d.Lat == nil && except != stepLocation {
 		if p, ok := ParsePlace(t.l, text, false); ok {
-			t.setPlace(p)
+			t.placeFrom(text, p)
 		}
 	}
 	def, _ := t.e.pack.Definition(d.Service, t.lang)
@@ -132,6 +132,7 @@ func (t *turn) numberWithUnit(text string, a cases.Attribute) (string, bool) {
 
 func (t *turn) setPlace(p Place) {
 	d := t.s.Draft
+	d.Options, d.Unknown, d.Outside, d.OutsideContact = nil, "", "", ""
 	d.Address = p.Address
 	if p.Point != nil {
 		t.setPoint(*p.Point)
@@ -178,6 +179,9 @@ func (t *turn) done(step string) bool {
 // ask puts the next unanswered question, or the summary to confirm.
 func (t *turn) ask(ctx context.Context) error {
 	d := t.s.Draft
+	if asked, err := t.checkDuplicate(ctx); asked || err != nil {
+		return err
+	}
 	next := stepConfirm
 	if d.Editing {
 		d.Editing = false
@@ -215,6 +219,13 @@ func (t *turn) question(step string, hint bool) {
 	t.s.Offered = nil
 	switch {
 	case step == stepLocation:
+		if len(d.Options) > 0 {
+			if hint {
+				t.add(t.say("hint_choice", "max", strconv.Itoa(len(d.Options))))
+			}
+			t.placeQuestion(nil)
+			return
+		}
 		if hint {
 			t.add(t.say("hint_location"))
 		}
@@ -343,6 +354,10 @@ func (t *turn) collect(ctx context.Context) error {
 		t.add(t.say("required"))
 		t.question(d.Step, false)
 		return nil
+	case errors.Is(err, errPlaceWhich), errors.Is(err, errPlaceOutside), errors.Is(err, errPlaceUnknown):
+		d.Tries++
+		t.placeQuestion(err)
+		return nil
 	case errors.Is(err, errNotUnderstood):
 		if done, err := t.digress(ctx); done || err != nil {
 			return err
@@ -374,19 +389,7 @@ func (t *turn) fill(step string) error {
 	skip := t.l.IsOneOf("skip", t.norm)
 	switch {
 	case step == stepLocation:
-		if t.in.Location != nil {
-			t.setPoint(*t.in.Location)
-			if p, ok := ParsePlace(t.l, text, true); ok {
-				d.Address = p.Address
-			}
-			return nil
-		}
-		p, ok := ParsePlace(t.l, text, true)
-		if !ok {
-			return fmt.Errorf("location: %w", errNotUnderstood)
-		}
-		t.setPlace(p)
-		return nil
+		return t.fillPlace(text)
 	case strings.HasPrefix(step, stepAttrPrefix):
 		a, ok := t.attribute(strings.TrimPrefix(step, stepAttrPrefix))
 		if !ok {

@@ -29,7 +29,7 @@ func TestPotholeReportFromStartToReference(t *testing.T) {
 		t.Error("depth is optional but the reply does not say so")
 	}
 	c.say("about 30")
-	c.expect(dialog.StateConfirming, "12 King St W", "Dinner plate to car tire size", "In a bike lane", "30",
+	c.expect(dialog.StateConfirming, "12 King Street West", "Dinner plate to car tire size", "In a bike lane", "30",
 		"updates: by text to this number", "shall i send it")
 	if len(c.desk.filed()) != 0 {
 		t.Fatal("a case was filed before the resident confirmed")
@@ -37,7 +37,7 @@ func TestPotholeReportFromStartToReference(t *testing.T) {
 	c.say("yes")
 	c.expect(dialog.StateIdle, "reference number is EX-004200")
 	got := c.only()
-	if got.ServiceCode != "RD-01" || got.Address != "12 King St W" {
+	if got.ServiceCode != "RD-01" || got.Address != "12 King Street West" || got.Location == nil {
 		t.Errorf("filed %s at %q", got.ServiceCode, got.Address)
 	}
 	want := map[string]string{"SIZE": "M", "POSITION": "BIKE", "DEPTH_CM": "30"}
@@ -56,11 +56,11 @@ func TestPotholeReportFromStartToReference(t *testing.T) {
 
 func TestSeveralAnswersInOneMessage(t *testing.T) {
 	c := newConv(t, dialog.ChannelWeb)
-	c.say("pothole at 12 King St, about 30 cm deep, in the bike lane")
+	c.say("pothole at 12 King St W, about 30 cm deep, in the bike lane")
 	// Location, position and depth were all given: only the size is left.
 	c.expect(dialog.StateCollecting, "how wide")
 	c.say("larger than a car tire")
-	c.expect(dialog.StateConfirming, "12 King St", "In a bike lane", "30", "phone number or e-mail")
+	c.expect(dialog.StateConfirming, "12 King Street West", "In a bike lane", "30", "phone number or e-mail")
 	c.say("yes")
 	got := c.only()
 	if got.Attributes["POSITION"][0] != "BIKE" || got.Attributes["DEPTH_CM"][0] != "30" || got.Attributes["SIZE"][0] != "L" {
@@ -73,7 +73,7 @@ func TestSeveralAnswersInOneMessage(t *testing.T) {
 
 func TestConfusingAnswersAreAskedAgainThenAPersonIsOffered(t *testing.T) {
 	c := newConv(t, dialog.ChannelSMS)
-	c.say("pothole at 12 king st")
+	c.say("pothole at 12 king st w")
 	c.expect(dialog.StateCollecting, "how wide")
 	c.say("purple")
 	c.expect(dialog.StateCollecting, "reply with its number (1 to 3)", "how wide")
@@ -141,14 +141,14 @@ func TestOptionalCanBeSkippedRequiredCannot(t *testing.T) {
 
 	r := newConv(t, dialog.ChannelWeb)
 	r.id += "-2"
-	r.say("pothole at 12 king st")
+	r.say("pothole at 12 king st w")
 	r.say("skip")
 	r.expect(dialog.StateCollecting, "we need this one", "how wide")
 }
 
 func TestCancelAbandonsTheReport(t *testing.T) {
 	c := newConv(t, dialog.ChannelSMS)
-	c.say("pothole at 12 king st")
+	c.say("pothole at 12 king st w")
 	c.say("never mind")
 	c.expect(dialog.StateIdle, "cancelled", "nothing was sent")
 	if n := len(c.desk.filed()); n != 0 {
@@ -158,7 +158,7 @@ func TestCancelAbandonsTheReport(t *testing.T) {
 
 func TestBackAndCorrections(t *testing.T) {
 	c := newConv(t, dialog.ChannelWeb)
-	c.say("pothole at 12 king st")
+	c.say("pothole at 12 king st w")
 	c.say("small")
 	c.expect(dialog.StateCollecting, "where is it on the road")
 	c.say("back")
@@ -170,23 +170,26 @@ func TestBackAndCorrections(t *testing.T) {
 	c.say("change the address")
 	c.expect(dialog.StateCollecting, "where is it")
 	c.say("14 King St")
-	c.expect(dialog.StateConfirming, "14 King St")
+	// King Street has an east and a west part: the resident picks.
+	c.expect(dialog.StateCollecting, "which one", "14 King Street West", "14 King Street East")
+	c.say("east")
+	c.expect(dialog.StateConfirming, "14 King Street East")
 	c.say("no")
 	c.expect(dialog.StateConfirming, "what would you like to change")
 	c.pick("edit:attr:POSITION")
 	c.expect(dialog.StateCollecting, "where is it on the road")
 	c.say("crosswalk")
-	c.expect(dialog.StateConfirming, "In a crosswalk", "14 King St")
+	c.expect(dialog.StateConfirming, "In a crosswalk", "14 King Street East")
 	c.say("yes")
 	got := c.only()
-	if got.Address != "14 King St" || got.Attributes["POSITION"][0] != "CROSSWALK" || got.Attributes["SIZE"][0] != "L" {
+	if got.Address != "14 King Street East" || got.Attributes["POSITION"][0] != "CROSSWALK" || got.Attributes["SIZE"][0] != "L" {
 		t.Errorf("filed %q %v", got.Address, got.Attributes)
 	}
 }
 
 func TestDigressionIsAnsweredAndTheReportResumes(t *testing.T) {
 	c := newConv(t, dialog.ChannelWeb)
-	c.say("pothole at 12 king st")
+	c.say("pothole at 12 king st w")
 	c.say("small")
 	c.expect(dialog.StateCollecting, "where is it on the road")
 	c.say("when is garbage day on my street?")
@@ -201,7 +204,7 @@ func TestDigressionIsAnsweredAndTheReportResumes(t *testing.T) {
 
 func TestEmergencyOverridesAReportInProgress(t *testing.T) {
 	c := newConv(t, dialog.ChannelSMS)
-	c.say("pothole at 12 king st")
+	c.say("pothole at 12 king st w")
 	c.say("my neighbours house is on fire")
 	c.expect(dialog.StateCollecting, "911")
 	if !c.last.Messages[0].Emergency {
@@ -216,7 +219,7 @@ func TestEmergencyOverridesAReportInProgress(t *testing.T) {
 
 func TestReturningResidentIsOfferedToResume(t *testing.T) {
 	c := newConv(t, dialog.ChannelSMS)
-	c.say("pothole at 12 king st")
+	c.say("pothole at 12 king st w")
 	c.clock.Advance(15 * time.Minute)
 	c.say("hello again")
 	c.expect(dialog.StateCollecting, "welcome back", "Pothole", "12 King St", "continue")
@@ -226,7 +229,7 @@ func TestReturningResidentIsOfferedToResume(t *testing.T) {
 
 func TestIdleConversationsExpire(t *testing.T) {
 	c := newConv(t, dialog.ChannelSMS)
-	c.say("pothole at 12 king st")
+	c.say("pothole at 12 king st w")
 	c.clock.Advance(31 * time.Minute)
 	c.say("large")
 	// The report is forgotten: "large" alone is not understood as anything.
@@ -237,7 +240,7 @@ func TestIdleConversationsExpire(t *testing.T) {
 
 func TestStatusByReferenceAndByContact(t *testing.T) {
 	c := newConv(t, dialog.ChannelSMS)
-	c.say("pothole at 12 king st")
+	c.say("pothole at 12 king st w")
 	c.say("small")
 	c.say("curb")
 	c.say("skip")
@@ -289,7 +292,7 @@ func TestSmallTalkAndFallback(t *testing.T) {
 
 func TestARetriedMessageIsAnsweredTheSameAndFiledOnce(t *testing.T) {
 	c := newConv(t, dialog.ChannelSMS)
-	for _, s := range []string{"pothole at 12 king st", "small", "curb", "skip"} {
+	for _, s := range []string{"pothole at 12 king st w", "small", "curb", "skip"} {
 		c.say(s)
 	}
 	in := dialog.Inbound{Channel: c.channel, ConversationID: c.id, Contact: c.contact, Text: "yes", MessageID: "SM123"}
@@ -309,7 +312,7 @@ func TestARetriedMessageIsAnsweredTheSameAndFiledOnce(t *testing.T) {
 
 func TestAFailedSubmissionLosesNothing(t *testing.T) {
 	c := newConv(t, dialog.ChannelSMS)
-	for _, s := range []string{"pothole at 12 king st", "small", "curb", "skip"} {
+	for _, s := range []string{"pothole at 12 king st w", "small", "curb", "skip"} {
 		c.say(s)
 	}
 	c.desk.fail = errDown
@@ -331,7 +334,7 @@ func TestAFailedSubmissionLosesNothing(t *testing.T) {
 
 func TestSwitchingToAnotherReport(t *testing.T) {
 	c := newConv(t, dialog.ChannelWeb)
-	c.say("pothole at 12 king st")
+	c.say("pothole at 12 king st w")
 	c.say("someone sprayed graffiti all over the side of my garage")
 	c.expect(dialog.StateCollecting, "drop it", "Graffiti")
 	c.say("yes")
@@ -343,7 +346,7 @@ func TestSwitchingToAnotherReport(t *testing.T) {
 
 func TestNoUpdatesOnRequest(t *testing.T) {
 	c := newConv(t, dialog.ChannelSMS)
-	for _, s := range []string{"pothole at 12 king st", "small", "curb", "skip"} {
+	for _, s := range []string{"pothole at 12 king st w", "small", "curb", "skip"} {
 		c.say(s)
 	}
 	c.expect(dialog.StateConfirming, "updates: by text to this number")

@@ -162,19 +162,22 @@ type Popular interface {
 
 // Engine handles conversation turns. It is safe for concurrent use.
 type Engine struct {
-	pack     *knowledge.Pack
-	router   *Router
-	cat      *locale.Catalog
-	sessions SessionStore
-	locker   Locker
-	desk     CaseDesk
-	handoff  HandoffDesk
-	events   EventSink
-	popular  Popular
-	replays  Replays
-	now      func() time.Time
-	log      *slog.Logger
-	resume   time.Duration
+	pack      *knowledge.Pack
+	router    *Router
+	cat       *locale.Catalog
+	sessions  SessionStore
+	locker    Locker
+	desk      CaseDesk
+	handoff   HandoffDesk
+	events    EventSink
+	popular   Popular
+	replays   Replays
+	geocoder  Geocoder
+	dupRadius float64
+	dupAge    time.Duration
+	now       func() time.Time
+	log       *slog.Logger
+	resume    time.Duration
 }
 
 // Config are an Engine's dependencies. Pack, Router, Catalog and Cases
@@ -190,8 +193,14 @@ type Config struct {
 	Events   EventSink    // default: none
 	Popular  Popular      // default: the pack's list
 	Replays  Replays      // default: in memory, 24 hours
-	Now      func() time.Time
-	Logger   *slog.Logger
+	Geocoder Geocoder     // default: the pack's gazetteer, when it has one
+	// DuplicateRadius and DuplicateAge say which open cases of the same
+	// service count as already reported (50 m and 30 days when zero; a
+	// negative radius turns the check off).
+	DuplicateRadius float64
+	DuplicateAge    time.Duration
+	Now             func() time.Time
+	Logger          *slog.Logger
 	// ResumeAfter is the pause after which a returning resident with a
 	// report in progress is asked whether to continue (10 minutes when zero).
 	ResumeAfter time.Duration
@@ -204,7 +213,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{pack: cfg.Pack, router: cfg.Router, cat: cfg.Catalog, desk: cfg.Cases,
 		sessions: cfg.Sessions, locker: cfg.Locker, handoff: cfg.Handoff, events: cfg.Events,
-		popular: cfg.Popular, replays: cfg.Replays, now: cfg.Now, log: cfg.Logger, resume: cfg.ResumeAfter}
+		popular: cfg.Popular, replays: cfg.Replays, geocoder: cfg.Geocoder, dupRadius: cfg.DuplicateRadius, dupAge: cfg.DuplicateAge, now: cfg.Now, log: cfg.Logger, resume: cfg.ResumeAfter}
 	if e.now == nil {
 		e.now = time.Now
 	}
@@ -222,6 +231,17 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if e.popular == nil {
 		e.popular = packPopular{e.pack}
+	}
+	if e.dupRadius == 0 {
+		e.dupRadius = defaultDuplicateRadius
+	}
+	if e.dupAge <= 0 {
+		e.dupAge = defaultDuplicateAge
+	}
+	if e.geocoder == nil {
+		if g := NewGazetteer(e.pack, e.cat); g != nil {
+			e.geocoder = g
+		}
 	}
 	if e.replays == nil {
 		e.replays = NewMemoryReplays(0, 0, e.now)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -68,9 +69,10 @@ func (c *clock) Advance(d time.Duration) {
 
 // desk is an in-memory case desk that can be told to fail.
 type desk struct {
-	mu    sync.Mutex
-	cases []*cases.Case
-	fail  error
+	mu        sync.Mutex
+	cases     []*cases.Case
+	followers []string // "REF conversation"
+	fail      error
 }
 
 func (d *desk) Create(_ context.Context, c *cases.Case) error {
@@ -110,11 +112,24 @@ func (d *desk) List(_ context.Context, f cases.Filter) ([]*cases.Case, error) {
 	defer d.mu.Unlock()
 	var out []*cases.Case
 	for i := len(d.cases) - 1; i >= 0; i-- {
-		if f.Phone == "" || d.cases[i].Contact.Phone == f.Phone {
-			out = append(out, d.cases[i])
+		c := d.cases[i]
+		switch {
+		case f.Phone != "" && c.Contact.Phone != f.Phone:
+		case len(f.ServiceCodes) > 0 && !slices.Contains(f.ServiceCodes, c.ServiceCode):
+		case f.Status != "" && c.Status != f.Status:
+		case f.Near != nil && (c.Location == nil || cases.DistanceM(*f.Near, *c.Location) > f.RadiusM):
+		default:
+			out = append(out, c)
 		}
 	}
 	return out, nil
+}
+
+func (d *desk) Follow(_ context.Context, ref string, f cases.Follower) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.followers = append(d.followers, ref+" "+f.Conversation)
+	return nil
 }
 
 func (d *desk) filed() []*cases.Case {
@@ -193,7 +208,12 @@ func (c *conv) expect(state string, snippets ...string) {
 	if c.last.State != state {
 		c.t.Errorf("state = %s, want %s; reply: %q", c.last.State, state, c.last.Text())
 	}
-	text := strings.ToLower(c.last.Text())
+	// What the resident sees: the messages and the choices offered.
+	text := c.last.Text()
+	for _, ch := range c.last.Choices {
+		text += "\n" + ch.Label
+	}
+	text = strings.ToLower(text)
 	for _, s := range snippets {
 		if !strings.Contains(text, strings.ToLower(s)) {
 			c.t.Errorf("reply does not mention %q: %q", s, c.last.Text())

@@ -16,6 +16,7 @@ type Place struct {
 	Point   *cases.Point // when known
 	Kind    string       // address, intersection, landmark, point
 	words   []string     // the normalised words it was read from
+	prep    string       // a landmark's preposition: "in front of"
 }
 
 var (
@@ -299,7 +300,8 @@ func landmark(l *locale.Lang, words []string, whole bool) (Place, bool) {
 			}
 		}
 		phrase := append(append(slices.Clone(before[start:]), strings.Fields(p)...), after[:tail]...)
-		return Place{Address: titleWords(phrase, prep), Kind: "landmark", words: phrase}, true
+		return Place{Address: titleWords(phrase, prep), Kind: "landmark", words: phrase,
+			prep: strings.Join(phrase[:prep], " ")}, true
 	}
 	return Place{}, false
 }

@@ -19,18 +19,19 @@ const (
 
 // Events, named after what the resident (or staff) did.
 const (
-	EvAsked      = "asked_question"   // a question was answered
-	EvReported   = "reported_problem" // a report started
-	EvUnclear    = "was_unclear"      // choices offered
-	EvAnswered   = "answered_detail"  // a detail was given
-	EvCompleted  = "gave_all_details" // ready to confirm
-	EvConfirmed  = "confirmed"        // said yes: the case is filed
-	EvCorrected  = "corrected"        // changed a detail
-	EvCancelled  = "cancelled"        // gave up the report
-	EvWantPerson = "asked_for_person" // handoff
-	EvStaffDone  = "staff_closed"     // staff gave the conversation back
-	EvDigressed  = "digressed"        // asked something else mid-report
-	EvResumed    = "resumed"          // came back to a report
+	EvAsked      = "asked_question"    // a question was answered
+	EvReported   = "reported_problem"  // a report started
+	EvUnclear    = "was_unclear"       // choices offered
+	EvAnswered   = "answered_detail"   // a detail was given
+	EvCompleted  = "gave_all_details"  // ready to confirm
+	EvConfirmed  = "confirmed"         // said yes: the case is filed
+	EvCorrected  = "corrected"         // changed a detail
+	EvCancelled  = "cancelled"         // gave up the report
+	EvWantPerson = "asked_for_person"  // handoff
+	EvStaffDone  = "staff_closed"      // staff gave the conversation back
+	EvDigressed  = "digressed"         // asked something else mid-report
+	EvResumed    = "resumed"           // came back to a report
+	EvFollowed   = "followed_existing" // followed a case already reported
 )
 
 var all = []string{StateIdle, StateClarifying, StateCollecting, StateConfirming, StateHandoff}
@@ -49,6 +50,7 @@ var transitions = fsm.Events{
 	{Name: EvWantPerson, Src: all, Dst: StateHandoff},
 	{Name: EvStaffDone, Src: []string{StateHandoff}, Dst: StateIdle},
 	{Name: EvResumed, Src: []string{StateIdle, StateCollecting, StateConfirming}, Dst: StateCollecting},
+	{Name: EvFollowed, Src: []string{StateCollecting, StateConfirming}, Dst: StateIdle},
 }
 
 // fire moves the session's state machine by event. A digression is not a

@@ -418,6 +418,16 @@ func (t *turn) pending(ctx context.Context) (bool, error) {
 		if n := strings.TrimSpace(t.norm); n != "" && isNumber(n) {
 			return true, t.status(ctx, cases.FormatRef(t.e.pack.City.ReferencePrefix, atoi(n)))
 		}
+	case "duplicate":
+		if isYN && yes {
+			return true, t.follow(ctx)
+		}
+		if isYN && !yes {
+			t.add(t.say("duplicate_new"))
+			return true, t.ask(ctx)
+		}
+		// Anything else carries on with the report: the message is read
+		// as the answer to the question that follows.
 	case "edit":
 		if id, ok := t.pickOffered(); ok {
 			if id == "cancel" {

@@ -35,6 +35,7 @@ func Load(fsys fs.FS) (*Pack, error) {
 	l.articles()
 	l.synonyms()
 	l.messages()
+	l.gazetteer()
 	l.p.index()
 	l.crossCheck()
 

@@ -32,6 +32,8 @@ type Pack struct {
 	Synonyms map[string][][]string
 	// Messages by language: overrides of the assistant's own wording.
 	Messages map[string]map[string]string
+	// Gazetteer is the city's places (nil when the pack has none).
+	Gazetteer *Gazetteer
 	// Warnings found while loading: worth fixing, not fatal.
 	Warnings []Problem
 
@@ -51,11 +53,21 @@ type City struct {
 	ReferencePrefix string   `yaml:"reference_prefix"`
 	Agency          string   `yaml:"agency"`
 	OfficeHours     []Hours  `yaml:"office_hours"`
+	// Neighbours are places residents may mean that are not the city,
+	// with whom to contact there.
+	Neighbours []Neighbour `yaml:"neighbours"`
 	Popular         []string `yaml:"popular"`
 	Greeting        Text     `yaml:"greeting"`
 	EmergencyNotice Text     `yaml:"emergency_notice"`
 
 	loc *time.Location
+}
+
+// Neighbour is a nearby municipality (or other authority) the city is
+// often confused with.
+type Neighbour struct {
+	Name    string `yaml:"name"`
+	Contact Text   `yaml:"contact"`
 }
 
 // Hours is one line of office hours: days and a daily opening time.
