@@ -357,3 +357,27 @@ func distanceToSegment(p, a, b cases.Point) float64 {
 	x, y := ax+t*dx, ay+t*dy
 	return math.Sqrt(x*x+y*y) * 111320
 }
+
+// Chain asks geocoders in turn: the first that finds the place, or knows
+// it is outside the city, answers. A city's own gazetteer comes first, a
+// map server fills its gaps.
+type Chain []Geocoder
+
+// Geocode implements Geocoder. An error from one is passed over when a
+// later one answers.
+func (c Chain) Geocode(ctx context.Context, q PlaceQuery) (Geocoded, error) {
+	var firstErr error
+	for _, g := range c {
+		res, err := g.Geocode(ctx, q)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		if len(res.Matches) > 0 || res.Outside != "" {
+			return res, nil
+		}
+	}
+	return Geocoded{}, firstErr
+}
