@@ -375,7 +375,7 @@ func (rk Ranker) Score(x [RankFeatureCount]float64) float64 {
 var DefaultRanker = Ranker{
 	// coverage, name, phrase, BM25, service+report, article+question, service+question, service,
 	// matched in: name, keywords, questions, text, group, more, through the lexicon
-	4.919, 0.344, -0.08, 2.528, 1.566, 1.346, -1.346, 1.136, 0.706, 0.902, 1.326, 2.12, -0.153, 2.061, 0.574,
+	3.981, -0.269, 0.32, 3.499, 1.499, 1.631, -1.631, 1.781, 0.56, 0.405, 1.311, 1.453, 0.058, 1.27, 0.728,
 }
 
 func hitOf(hits []knowledge.Hit, c Candidate) (knowledge.Hit, bool) {
@@ -402,8 +402,8 @@ type Calibration struct {
 // dev set by `cityline test --calibrate testdata/routing/examplecity.jsonl`;
 // refit it after changing how search scores.
 var DefaultCalibration = Calibration{
-	Bias: -2.183, Coverage: 2.056, Margin: 1.303, Short: -0.606, Name: 1.058, Phrase: 0.639,
-	Fallback: 0.12, Clarify: 0.44, CloseRatio: 0.9,
+	Bias: -1.383, Coverage: 2.209, Margin: 1.056, Short: -1.011, Name: 0.814, Phrase: 0.179,
+	Fallback: 0.26, Clarify: 0.57, CloseRatio: 0.9,
 }
 
 // Confidence is the model's probability that the best candidate is right.

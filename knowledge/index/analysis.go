@@ -132,11 +132,16 @@ func newLanguage(im *mapping.IndexMappingImpl, lang string, pack *knowledge.Pack
 	}
 	// The pack's own synonyms win over the lexicon's: added first, and a
 	// phrase keeps its first meaning.
-	for _, groups := range [][][]string{pack.Synonyms[lang], lex.Synonyms} {
+	for gi, groups := range [][][]string{pack.Synonyms[lang], lex.Synonyms} {
 		for _, g := range groups {
 			canon := l.stems(g[0])
 			if len(canon) == 0 {
 				continue
+			}
+			if gi == 0 {
+				// The pack's canonical word stays itself, whatever group the
+				// lexicon puts it in: the pack's own synonyms win.
+				l.synonyms.add(canon, canon)
 			}
 			for _, w := range g {
 				st := l.stems(w)
@@ -194,7 +199,13 @@ func newLanguage(im *mapping.IndexMappingImpl, lang string, pack *knowledge.Pack
 func (l *language) stems(text string) []string {
 	// "wasn't" and "wasnt" are the same word to a resident; without the
 	// apostrophe the stop list catches both.
-	text = apostrophes.Replace(text)
+	if l.code == "fr" {
+		// French elides with an apostrophe (l'eau, d'égout): keep it, in
+		// its plain form, for the elision filter to strip the article.
+		text = frApostrophes.Replace(text)
+	} else {
+		text = apostrophes.Replace(text)
+	}
 	toks := l.analyzer.Analyze([]byte(text))
 	out := make([]string, 0, len(toks))
 	for _, t := range toks {
@@ -310,7 +321,10 @@ func editDistance(a, b string, max int) int {
 	return prev[len(b)]
 }
 
-var apostrophes = strings.NewReplacer("'", "", "’", "", "`", "")
+var (
+	apostrophes   = strings.NewReplacer("'", "", "’", "", "`", "")
+	frApostrophes = strings.NewReplacer("’", "'", "`", "'")
+)
 
 var foldMap = map[rune]string{
 	'à': "a", 'â': "a", 'ä': "a", 'á': "a", 'ç': "c", 'é': "e", 'è': "e", 'ê': "e", 'ë': "e",
