@@ -335,11 +335,11 @@ func TestAFailedSubmissionLosesNothing(t *testing.T) {
 func TestSwitchingToAnotherReport(t *testing.T) {
 	c := newConv(t, dialog.ChannelWeb)
 	c.say("pothole at 12 king st w")
-	c.say("someone sprayed graffiti all over the side of my garage")
-	c.expect(dialog.StateCollecting, "drop it", "Graffiti")
+	c.say("theres also a dead raccoon lying in the middle of the road")
+	c.expect(dialog.StateCollecting, "drop it", "Dead animal")
 	c.say("yes")
 	c.expect(dialog.StateCollecting)
-	if !strings.Contains(c.last.Text(), "Graffiti") {
+	if !strings.Contains(c.last.Text(), "Dead animal") {
 		t.Errorf("did not switch: %q", c.last.Text())
 	}
 }
