@@ -30,9 +30,22 @@ const (
 	GatherPath = "/twilio/voice/gather"
 )
 
+// Limiter is a rate limit per caller: whether one more call from key (the
+// caller's number) may be answered now. dialog/redis's Limiter is one,
+// shared by every replica.
+type Limiter interface {
+	// Allow takes one call for key; ok is false over the limit. An error
+	// says the limit could not be checked: the call goes ahead.
+	Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration, err error)
+}
+
 // Config configures the channel. Engine is required.
 type Config struct {
 	Engine *dialog.Engine
+	// Limiter, when set, limits the calls from one number: over it the
+	// caller hears message voice_rate_limited and the call ends. Withheld
+	// numbers are not limited.
+	Limiter Limiter
 	// AgentNumber is where callers who ask for a person are connected
 	// (E.164). Empty: no transfers; the caller hears how to reach staff.
 	AgentNumber string
@@ -49,6 +62,7 @@ type Config struct {
 // Handler serves the Voice webhooks.
 type Handler struct {
 	eng   *dialog.Engine
+	limit Limiter
 	agent string
 	langs map[string]string
 	voice string
@@ -62,7 +76,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Engine == nil {
 		return nil, fmt.Errorf("voice: Engine is required")
 	}
-	h := &Handler{eng: cfg.Engine, agent: strings.TrimSpace(cfg.AgentNumber), langs: map[string]string{},
+	h := &Handler{eng: cfg.Engine, limit: cfg.Limiter, agent: strings.TrimSpace(cfg.AgentNumber), langs: map[string]string{},
 		voice: cfg.Voice, now: cfg.Now, log: cfg.Logger}
 	if h.now == nil {
 		h.now = time.Now
@@ -120,6 +134,16 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if h.limit != nil && c.contact != "" {
+		if ok, _, err := h.limit.Allow(r.Context(), c.contact); err != nil {
+			h.log.Warn("voice: rate limit unavailable: call answered", "call", dialog.RedactID(c.sid), "err", err)
+		} else if !ok {
+			h.log.Info("voice: over the rate limit: call not taken", "call", dialog.RedactID(c.sid))
+			lang := h.eng.Catalog().Default()
+			h.write(w, []twilio.Verb{h.say(lang, h.eng.Say(lang, "voice_rate_limited")), twilio.Hangup{}})
+			return
+		}
+	}
 	h.respond(w, h.greet(r.Context(), c, c.sid+"#0", ""), 1)
 }
 
@@ -141,6 +165,20 @@ func (h *Handler) greet(ctx context.Context, c call, msgID, prefix string) dialo
 	}
 	if prefix != "" {
 		reply.Messages = append([]dialog.Message{{Text: prefix}}, reply.Messages...)
+	}
+	return reply
+}
+
+// greetIn greets in the language the caller chose, keeping it for the call.
+func (h *Handler) greetIn(ctx context.Context, c call, msgID, lang string) dialog.Reply {
+	reply, err := h.eng.Handle(ctx, dialog.Inbound{Channel: dialog.ChannelVoice, ConversationID: c.sid,
+		Contact: c.contact, MessageID: msgID, Lang: lang})
+	if err != nil {
+		h.log.Error("voice: language turn", "call", dialog.RedactID(c.sid), "err", err)
+		return reply
+	}
+	if g := h.eng.Pack().City.Greeting.In(lang); g != "" {
+		reply.Messages = []dialog.Message{{Text: g}}
 	}
 	return reply
 }
@@ -190,6 +228,11 @@ func (h *Handler) gather(w http.ResponseWriter, r *http.Request) {
 	if d := keys(r.PostForm.Get("Digits")); d != "" {
 		// A key press is deliberate; it wins over a word half heard.
 		text = d
+	}
+	if other := h.otherLanguage(lang); n == 1 && text == languageKey && other != "" {
+		// The language key at the greeting: greet again in the other language.
+		h.respond(w, h.greetIn(ctx, c, msgID, other), n+1)
+		return
 	}
 	reply, err := h.eng.Handle(ctx, dialog.Inbound{Channel: dialog.ChannelVoice, ConversationID: c.sid,
 		Contact: c.contact, Text: text, MessageID: msgID})
@@ -274,7 +317,32 @@ func (h *Handler) ask(r dialog.Reply, lang string, next int) []twilio.Verb {
 	first, second := g, g
 	first.Prompts = []twilio.Say{h.say(lang, all)}
 	second.Prompts = []twilio.Say{h.say(lang, again)}
+	if next == 1 {
+		// The greeting offers the city's other languages, each in its own
+		// voice: "Pour le service en français, faites le 9."
+		for _, other := range h.eng.Catalog().Languages() {
+			if other != lang {
+				offer := h.say(other, h.eng.Say(other, "voice_language_offer", "key", languageKey))
+				first.Prompts = append(first.Prompts, offer)
+				second.Prompts = append(second.Prompts, offer)
+				break
+			}
+		}
+	}
 	return []twilio.Verb{first, second, twilio.Redirect{URL: gatherURL(next, lang, quietOffer)}}
+}
+
+// languageKey is the key that switches to the other language at the greeting.
+const languageKey = "9"
+
+// otherLanguage is the first of the city's languages that is not lang.
+func (h *Handler) otherLanguage(lang string) string {
+	for _, l := range h.eng.Catalog().Languages() {
+		if l != lang {
+			return l
+		}
+	}
+	return ""
 }
 
 // offerTransfer follows two silences: a person is offered, then goodbye.

@@ -42,9 +42,16 @@ func TestAnswer(t *testing.T) {
 			t.Errorf("greeting lacks %q: %s", want, said)
 		}
 	}
+	// The greeting is said in English, and the French service offered in
+	// French: "Pour le service en français, faites le 9."
 	for _, say := range root.All("Say") {
-		if say.Attr("language") != "en-CA" {
-			t.Errorf("<Say language=%q>", say.Attr("language"))
+		switch {
+		case strings.Contains(say.Text, "français"):
+			if say.Attr("language") != "fr-CA" || !strings.Contains(say.Text, "9") {
+				t.Errorf("the French offer: <Say language=%q>%s", say.Attr("language"), say.Text)
+			}
+		case say.Attr("language") != "en-CA":
+			t.Errorf("<Say language=%q>%s", say.Attr("language"), say.Text)
 		}
 	}
 	// Nobody answers the first prompt: it is asked again, then Twilio is
