@@ -179,9 +179,6 @@ func (t *turn) done(step string) bool {
 // ask puts the next unanswered question, or the summary to confirm.
 func (t *turn) ask(ctx context.Context) error {
 	d := t.s.Draft
-	if asked, err := t.checkDuplicate(ctx); asked || err != nil {
-		return err
-	}
 	next := stepConfirm
 	if d.Editing {
 		d.Editing = false
@@ -195,6 +192,11 @@ func (t *turn) ask(ctx context.Context) error {
 	}
 	d.Step = next
 	d.Tries = 0
+	// With the place known, an open case close by may be the same problem:
+	// asked before the details, so no one answers them for nothing.
+	if asked, err := t.checkDuplicate(ctx); asked || err != nil {
+		return err
+	}
 	if next == stepConfirm {
 		if err := t.s.fire(ctx, EvCompleted); err != nil {
 			return err

@@ -43,6 +43,8 @@ type Gazetteer struct {
 	cat      *locale.Catalog
 	min, max cases.Point
 	bounded  bool
+	types    map[string]bool   // street type words, every language
+	dirs     map[string]string // direction words -> compass code, every language
 }
 
 // NewGazetteer returns the local geocoder; nil when the pack has no
@@ -51,7 +53,16 @@ func NewGazetteer(p *knowledge.Pack, cat *locale.Catalog) *Gazetteer {
 	if p.Gazetteer == nil || len(p.Gazetteer.Streets)+len(p.Gazetteer.Places)+len(p.Gazetteer.Intersections) == 0 {
 		return nil
 	}
-	g := &Gazetteer{g: p.Gazetteer, city: &p.City, cat: cat}
+	g := &Gazetteer{g: p.Gazetteer, city: &p.City, cat: cat, types: map[string]bool{}, dirs: map[string]string{}}
+	for _, code := range cat.Languages() {
+		l := cat.Lang(code)
+		for w := range l.WordMap("street_types") {
+			g.types[w] = true
+		}
+		for w, c := range l.WordMap("direction_codes") {
+			g.dirs[w] = c
+		}
+	}
 	if lo, hi, ok := p.Gazetteer.Bounds(); ok {
 		// A margin of about two kilometres: the gazetteer's points are on
 		// streets, the city reaches a little beyond them.
@@ -110,19 +121,21 @@ type streetKey struct {
 	aliasOnly bool
 }
 
-func keyOf(l *locale.Lang, words []string) streetKey {
-	types, dirs := l.WordMap("street_types"), l.WordMap("directions")
+// keyOf reduces a street's words. Types and directions are read in every
+// language of the city, since a French speaker says "rue King Ouest" of
+// the street the gazetteer calls "King Street West".
+func (g *Gazetteer) keyOf(words []string) streetKey {
 	var k streetKey
-	if n := len(words); n > 1 && dirs[words[n-1]] != "" {
-		k.dir = strings.ToLower(dirs[words[n-1]])
+	if n := len(words); n > 1 && g.dirs[words[n-1]] != "" {
+		k.dir = g.dirs[words[n-1]]
 		words = words[:n-1]
 	}
 	switch n := len(words); {
-	case n > 1 && types[words[n-1]] != "":
-		k.typ = strings.ToLower(types[words[n-1]])
+	case n > 1 && g.types[words[n-1]]:
+		k.typ = words[n-1]
 		words = words[:n-1]
-	case n > 1 && types[words[0]] != "":
-		k.typ = strings.ToLower(types[words[0]])
+	case n > 1 && g.types[words[0]]:
+		k.typ = words[0]
 		words = words[1:]
 	}
 	k.name = words
@@ -133,7 +146,7 @@ func keyOf(l *locale.Lang, words []string) streetKey {
 // is true when the match is by name, type and direction, not by typo or
 // by leaving the type or direction out.
 func (g *Gazetteer) streets(l *locale.Lang, words []string) []streetKey {
-	q := keyOf(l, words)
+	q := g.keyOf(words)
 	if len(q.name) == 0 {
 		return nil
 	}
@@ -145,13 +158,14 @@ func (g *Gazetteer) streets(l *locale.Lang, words []string) []streetKey {
 	for i, s := range g.g.Streets {
 		best := 0
 		for _, n := range s.Names() {
-			k := keyOf(l, strings.Fields(Normalize(n)))
+			k := g.keyOf(strings.Fields(Normalize(n)))
 			sc := nameScore(q.name, k.name)
 			if sc == 0 {
 				continue
 			}
-			// The type and direction must agree when both are said.
-			if q.typ != "" && k.typ != "" && q.typ != k.typ || q.dir != "" && k.dir != "" && q.dir != k.dir {
+			// The direction must agree when both are said; the type only
+			// counts for a little ("Elm" may be said without "Street").
+			if q.dir != "" && k.dir != "" && q.dir != k.dir {
 				continue
 			}
 			if q.typ != "" && q.typ == k.typ {

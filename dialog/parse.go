@@ -554,7 +554,7 @@ func clockIn(l *locale.Lang, raw string) (h, m int, ok bool) {
 			if hh == 12 {
 				hh = 0
 			}
-		case "":
+		case "", "h":
 			if l.HasPhrase("pm", Normalize(s[mt[1]:])) && hh < 12 {
 				hh += 12
 			}

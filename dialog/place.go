@@ -35,8 +35,8 @@ func ParsePlace(l *locale.Lang, text string, whole bool) (Place, bool) {
 			return Place{Address: m[1] + ", " + m[2], Point: &cases.Point{Lat: lat, Long: long}, Kind: "point"}, true
 		}
 	}
-	// "Main/5th" and "Main @ 5th" are intersections.
-	norm := Normalize(strings.NewReplacer("/", " and ", "@", " at ").Replace(text))
+	// "Main/5th" and "Main @ 5th" are intersections, in any language.
+	norm := Normalize(strings.NewReplacer("/", " & ", "@", " & ").Replace(text))
 	words := spokenNumbers(l, strings.Fields(norm))
 	if len(words) == 0 || (whole && l.IsOneOf("not_place", norm)) {
 		return Place{}, false
@@ -50,8 +50,15 @@ func ParsePlace(l *locale.Lang, text string, whole bool) (Place, bool) {
 	if p, ok := landmark(l, words, whole); ok {
 		return p, true
 	}
-	if whole && len(words) <= 5 && hasStreetType(l, words) {
-		return Place{Address: prettyStreet(l, words), Kind: "address"}, true
+	if whole {
+		// "on King St", "sur la rue King": the street itself.
+		rest := words
+		for len(rest) > 1 && (l.IsOneOf("place_prepositions", rest[0]) || l.IsOneOf("small_words", rest[0])) {
+			rest = rest[1:]
+		}
+		if len(rest) <= 5 && len(rest) > 1 && (hasStreetType(l, rest) || isStreetType(l, rest[0])) {
+			return Place{Address: prettyStreet(l, rest), Kind: "address", words: rest}, true
+		}
 	}
 	return Place{}, false
 }
@@ -75,8 +82,9 @@ func spokenNumbers(l *locale.Lang, words []string) []string {
 				}
 				break
 			}
-			// Only a number followed by a street-like word: "first avenue" stays.
-			if j < len(words) && !isStreetType(l, words[j]) {
+			// A number before a street: "twelve King", "douze rue King"; but
+			// "first avenue" is a name, not a house number.
+			if j < len(words) && !(isStreetType(l, words[j]) && l.IsOneOf("ordinals", words[i])) {
 				if v, ok := wordNumber(l, words[i:j]); ok && v >= 1 && v == float64(int(v)) {
 					out = append(out, strconv.Itoa(int(v)))
 					i = j
@@ -235,7 +243,7 @@ func streetWords(l *locale.Lang, words []string, fromEnd bool) []string {
 			out = append([]string{w}, out...)
 		} else {
 			out = append(out, w)
-			if isStreetType(l, w) {
+			if isStreetType(l, w) && k > 0 {
 				if k+1 < len(words) {
 					if _, ok := l.WordMap("directions")[words[idx+1]]; ok {
 						out = append(out, words[idx+1])
@@ -249,8 +257,16 @@ func streetWords(l *locale.Lang, words []string, fromEnd bool) []string {
 }
 
 func isOrdinal(w string) bool {
-	return len(w) > 2 && isNumber(strings.TrimRight(w, "stndrh")) &&
-		(strings.HasSuffix(w, "st") || strings.HasSuffix(w, "nd") || strings.HasSuffix(w, "rd") || strings.HasSuffix(w, "th"))
+	digits := strings.TrimRight(w, "stndrhemè")
+	if digits == "" || digits == w || !isNumber(digits) {
+		return false
+	}
+	suffix := w[len(digits):]
+	switch suffix {
+	case "st", "nd", "rd", "th", "e", "eme", "er", "re":
+		return true
+	}
+	return false
 }
 
 // landmark finds "in front of the central library", "near the arena on main".
@@ -283,7 +299,15 @@ func landmark(l *locale.Lang, words []string, whole bool) (Place, bool) {
 		after := strings.Fields(text[i+len(p)+1:])
 		// Keep "on main street" after the place word.
 		tail := 0
-		if len(after) >= 2 && (after[0] == "on" || after[0] == "at") {
+		// In French the name follows the place word ("le parc Riverside"):
+		// in a reply that is only the place, keep up to two such words.
+		if whole {
+			for tail < len(after) && tail < 2 && !l.IsOneOf("place_prepositions", after[tail]) &&
+				!l.IsOneOf("small_words", after[tail]) && !isNumber(after[tail]) {
+				tail++
+			}
+		}
+		if tail == 0 && len(after) >= 2 && l.IsOneOf("address_cues", after[0]) {
 			tail = min(len(after), 4)
 			for k := 1; k < tail; k++ {
 				if isStreetType(l, after[k]) {
