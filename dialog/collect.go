@@ -82,6 +82,8 @@ func (t *turn) takeExtras(text, except string) {
 	if d.Address == "" && d.Lat == nil && except != stepLocation {
 		if p, ok := ParsePlace(t.l, text, false); ok {
 			t.placeFrom(text, p)
+		} else if t.e.geocoder != nil {
+			t.placeFrom(text, Place{}) // a named place the gazetteer knows
 		}
 	}
 	def, _ := t.e.pack.Definition(d.Service, t.lang)
@@ -95,10 +97,12 @@ func (t *turn) takeExtras(text, except string) {
 			keys := mentioned(t.l, norm, a.Values)
 			if len(keys) == 1 || (len(keys) > 1 && a.Datatype == cases.MultiValueList) {
 				d.set(a.Code, keys)
+				d.Prefilled = append(d.Prefilled, a.Code)
 			}
 		case a.Datatype == cases.Number:
 			if v, ok := t.numberWithUnit(text, a); ok {
 				d.set(a.Code, []string{v})
+				d.Prefilled = append(d.Prefilled, a.Code)
 			}
 		}
 	}
@@ -361,12 +365,48 @@ func (t *turn) collect(ctx context.Context) error {
 		t.placeQuestion(err)
 		return nil
 	case errors.Is(err, errNotUnderstood):
+		if t.lateAnswer() {
+			// The answer to a question skipped because the first message
+			// seemed to answer it: taken, and the current one asked again.
+			t.question(d.Step, false)
+			return nil
+		}
 		if done, err := t.digress(ctx); done || err != nil {
 			return err
 		}
 		return t.reask(ctx, d.Step)
 	}
 	return err
+}
+
+// lateAnswer reads a message that does not answer the current question as
+// the answer to one the resident was not asked because their first
+// message seemed to answer it. People (and scripts) often answer every
+// question of a form in order anyway; the answer they give is the better
+// one, and nothing is thrown out of step.
+func (t *turn) lateAnswer() bool {
+	d := t.s.Draft
+	for _, code := range d.Prefilled {
+		a, ok := t.attribute(code)
+		if !ok {
+			continue
+		}
+		vals, err := t.parseAttr(a, strings.TrimSpace(t.in.Text))
+		if err != nil {
+			continue
+		}
+		d.set(code, vals)
+		d.Prefilled = slices.DeleteFunc(d.Prefilled, func(c string) bool { return c == code })
+		return true
+	}
+	return false
+}
+
+// answersText reports whether step takes free text (a string or text
+// attribute), which any message answers: "HV-4471" is a pole tag there.
+func (t *turn) answersText(step string) bool {
+	a, ok := t.attribute(strings.TrimPrefix(step, stepAttrPrefix))
+	return ok && (a.Datatype == cases.String || a.Datatype == cases.Text || !cases.KnownDatatype(a.Datatype))
 }
 
 // answers reports whether the message reads as an answer to step, without
@@ -455,7 +495,18 @@ func (t *turn) parseAttr(a cases.Attribute, text string) ([]string, error) {
 		}
 		return []string{ts.Format("2006-01-02T15:04:05-07:00")}, nil
 	case cases.SingleValueList, cases.MultiValueList:
-		return ParseChoice(t.l, text, a.Values, a.Datatype == cases.MultiValueList)
+		keys, err := ParseChoice(t.l, text, a.Values, a.Datatype == cases.MultiValueList)
+		if err != nil {
+			// "yep it was out by 6:30" answers a Yes / No list.
+			if yes, ok := ParseYesNo(t.l, text); ok {
+				for _, v := range a.Values {
+					if yes && t.l.IsOneOf("yes", Normalize(v.Name)) || !yes && t.l.IsOneOf("no", Normalize(v.Name)) {
+						return []string{v.Key}, nil
+					}
+				}
+			}
+		}
+		return keys, err
 	case cases.String:
 		if len(text) > maxString {
 			return nil, fmt.Errorf("too long: %w", errNotUnderstood)
@@ -540,10 +591,15 @@ func (t *turn) command(ctx context.Context) (bool, error) {
 	case l.Intent("handoff").Match(norm):
 		return true, t.handoff(ctx, "asked")
 	}
-	if step, ok := t.changeRequest(); ok {
+	// "no, it's just at street level" answers the question; "no, it's at
+	// 14 King St" changes the place.
+	if step, ok := t.changeRequest(); ok && !t.answers(t.s.Draft.Step) {
 		return true, t.edit(ctx, step)
 	}
-	if m := t.e.router.refRE.FindString(norm); m != "" {
+	// A reference on its own or with a status word is a status check; one
+	// inside an answer ("the pole tag says HV-4471") is the answer.
+	if m := t.e.router.refRE.FindString(norm); m != "" && (strings.TrimSpace(norm) == m || t.l.Intent("status").Match(norm)) &&
+		!t.answersText(t.s.Draft.Step) {
 		if err := t.status(ctx, m); err != nil {
 			return true, err
 		}
@@ -679,9 +735,19 @@ func (t *turn) digress(ctx context.Context) (bool, error) {
 		t.question(t.s.Draft.Step, true)
 		return true, nil
 	case KindAnswer, KindService:
-		// A reply of a word or two is a confusing answer, not a new topic;
-		// a longer one the router confidently reads as one is.
+		// A reply of a word or two is a confusing answer, not a new topic.
+		// A longer one is a new topic when it asks a question, or reports
+		// something else with confidence; a reply that starts like an answer
+		// ("yes it was out by 6:30", "no wires") is an answer.
 		if t.s.Draft.Step == stepDescription || len(strings.Fields(t.norm)) < 3 {
+			return false, nil
+		}
+		first := strings.Fields(t.norm)[0]
+		if t.l.IsOneOf("yes", first) || t.l.IsOneOf("no", first) {
+			return false, nil
+		}
+		asks := strings.Contains(t.in.Text, "?") || t.l.Intent("question").Match(t.l.Expand("textspeak", t.norm))
+		if !asks && (d.Kind == KindAnswer || d.Confidence < 0.7) {
 			return false, nil
 		}
 	default:
@@ -850,6 +916,10 @@ func (t *turn) confirming(ctx context.Context) error {
 	}
 	if id, picked := t.pickOffered(); picked && strings.HasPrefix(id, "edit:") {
 		return t.edit(ctx, strings.TrimPrefix(id, "edit:"))
+	}
+	if !ok && t.lateAnswer() {
+		t.summary()
+		return nil
 	}
 	if done, err := t.digress(ctx); done || err != nil {
 		return err

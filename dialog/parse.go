@@ -95,7 +95,7 @@ func ParseYesNo(l *locale.Lang, text string) (yes, ok bool) {
 	}
 	// "yes it is", "no thanks", "yes please submit"
 	first := strings.Fields(norm)
-	if len(first) > 0 && len(first) <= 6 {
+	if len(first) > 0 && len(first) <= 10 {
 		if l.IsOneOf("yes", first[0]) && !l.HasPhrase("no", norm) {
 			return true, true
 		}
@@ -202,6 +202,7 @@ func matchOne(l *locale.Lang, norm string, values []cases.Value) (string, bool) 
 		return "", false
 	}
 	best, bestN, tie := "", 0, false
+	first := ""
 	for _, v := range values {
 		name := strings.Fields(Normalize(v.Name))
 		n := 0
@@ -215,7 +216,7 @@ func matchOne(l *locale.Lang, norm string, values []cases.Value) (string, bool) 
 		}
 		switch {
 		case n > bestN:
-			best, bestN, tie = v.Key, n, false
+			best, bestN, tie, first = v.Key, n, false, v.Key
 		case n == bestN && n > 0:
 			tie = true
 		}
@@ -223,7 +224,45 @@ func matchOne(l *locale.Lang, norm string, values []cases.Value) (string, bool) 
 	if bestN > 0 && !tie && 2*bestN >= len(words) {
 		return best, true
 	}
+	// "the lane where cars drive" shares "lane" with "In a travel lane"
+	// and "In a bike lane" alike, and names no other: the city lists the
+	// usual case first.
+	if tie && bestN > 0 && !distinctive(l, words, values) {
+		return first, true
+	}
 	return "", false
+}
+
+// distinctive reports whether the reply uses a word that only some values
+// have besides the shared ones: then a tie is a real doubt.
+func distinctive(l *locale.Lang, words []string, values []cases.Value) bool {
+	for _, w := range words {
+		n := 0
+		for _, v := range values {
+			if slices.ContainsFunc(strings.Fields(Normalize(v.Name)), func(nw string) bool { return sameWord(w, nw) }) {
+				n++
+			}
+		}
+		if n > 0 && n < len(values) && n != countSharing(words, values) {
+			return true
+		}
+	}
+	return false
+}
+
+// countSharing is how many values share the reply's most common word.
+func countSharing(words []string, values []cases.Value) int {
+	most := 0
+	for _, w := range words {
+		n := 0
+		for _, v := range values {
+			if slices.ContainsFunc(strings.Fields(Normalize(v.Name)), func(nw string) bool { return sameWord(w, nw) }) {
+				n++
+			}
+		}
+		most = max(most, n)
+	}
+	return most
 }
 
 // contentWords are the words of a short reply that can name a choice:
@@ -285,7 +324,7 @@ func sameWord(w, nw string) bool {
 	switch {
 	case w == nw:
 		return true
-	case len(w) >= 4 && len(nw) >= 4 && len(w)-len(nw) <= 2 && len(nw)-len(w) <= 2 &&
+	case len(w) >= 4 && len(nw) >= 4 && (len(w)-len(nw) <= 2 && len(nw)-len(w) <= 2 || min(len(w), len(nw)) >= 5) &&
 		(strings.HasPrefix(nw, w) || strings.HasPrefix(w, nw)):
 		return true
 	case len(w) >= 5 && levenshtein(w, nw) <= 1:

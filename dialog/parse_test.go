@@ -167,8 +167,8 @@ func TestParsePlace(t *testing.T) {
 		kind  string
 	}{
 		{"12 king st w", true, "12 King St W", "address"},
-		{"12 King Street West", true, "12 King St W", "address"},
-		{"twelve King Street West", true, "12 King St W", "address"},
+		{"12 King Street West", true, "12 King Street West", "address"},
+		{"twelve King Street West", true, "12 King Street West", "address"},
 		{"45 elm", true, "45 Elm", "address"},
 		{"Queen and Spadina", true, "Queen & Spadina", "intersection"},
 		{"the corner of Main & 2nd", true, "Main & 2nd", "intersection"},

@@ -216,7 +216,14 @@ func intersection(l *locale.Lang, words []string, whole bool) (Place, bool) {
 				}
 			}
 		}
-		if !whole && !cue && !hasStreetType(l, append([]string{""}, append(left, right...)...)) {
+		// Inside a longer message, "&" and "and" join many things that are
+		// not streets: one side must be a street by its type, or the words
+		// say "corner of".
+		strong := start > 1 && l.IsOneOf("intersection_cues", strings.Join(words[start-2:start], " ")) ||
+			cue && len(left) <= 2 && len(right) <= 2 && !slices.ContainsFunc(append(slices.Clone(left), right...), func(w string) bool {
+				return l.IsOneOf("small_words", w)
+			})
+		if !whole && !strong && !hasStreetType(l, append([]string{""}, append(left, right...)...)) {
 			continue
 		}
 		if whole && !cue && (len(left)+len(right) > 6) {
@@ -290,8 +297,11 @@ func landmark(l *locale.Lang, words []string, whole bool) (Place, bool) {
 				}
 			}
 		}
-		if start == len(before) && !whole {
-			continue
+		// In a longer message a landmark is left to the gazetteer, which
+		// knows the city's named places: "in front of my building" says
+		// nothing a crew could find.
+		if !whole {
+			return Place{}, false
 		}
 		if start == len(before) {
 			start = max(0, len(before)-3)
@@ -330,17 +340,19 @@ func landmark(l *locale.Lang, words []string, whole bool) (Place, bool) {
 	return Place{}, false
 }
 
-// prettyStreet writes a street the way a city's records do: "12 King St W".
+// prettyStreet writes a street as the resident said it, capitalised the
+// way addresses are: "12 king st w" is "12 King St W", "2 cove road" is
+// "2 Cove Road". (The gazetteer, when there is one, gives the city's own
+// name instead.)
 func prettyStreet(l *locale.Lang, words []string) string {
 	types := l.WordMap("street_types")
-	dirs := l.WordMap("directions")
 	out := make([]string, len(words))
 	for i, w := range words {
 		switch {
-		case i > 0 && types[w] != "":
-			out[i] = types[w]
-		case i > 0 && dirs[w] != "" && i == len(words)-1 && len(words) > 2:
-			out[i] = dirs[w]
+		case i > 0 && types[w] != "" && strings.ToLower(types[w]) == types[w]:
+			out[i] = w // a type the language writes in lower case: "rue"
+		case len(w) == 1:
+			out[i] = strings.ToUpper(w)
 		default:
 			out[i] = title(w)
 		}

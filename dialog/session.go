@@ -47,27 +47,30 @@ type Session struct {
 
 // Draft is a service request being gathered.
 type Draft struct {
-	Service        string              `json:"s"`
-	Key            string              `json:"k"`    // idempotency key of the submission
-	Step           string              `json:"step"` // location, attr:CODE, description, contact, confirm
-	Address        string              `json:"addr,omitempty"`
-	Lat            *float64            `json:"lat,omitempty"`
-	Long           *float64            `json:"lng,omitempty"`
-	Attrs          map[string][]string `json:"at,omitempty"`
-	Skipped        []string            `json:"sk,omitempty"`
-	Desc           string              `json:"desc,omitempty"`
-	Media          []string            `json:"m,omitempty"`
-	Contact        string              `json:"c,omitempty"`
-	Notify         bool                `json:"nt,omitempty"`
-	Tries          int                 `json:"tr,omitempty"` // failed answers to the current question
-	Shown          []string            `json:"sh,omitempty"` // informational notes already shown
-	Editing        bool                `json:"ed,omitempty"` // a correction: go back to confirm after it
-	Options        []PlaceOption       `json:"po,omitempty"` // places the resident may mean
-	DupChecked     bool                `json:"dc,omitempty"` // open cases nearby were looked for
-	DupRef         string              `json:"dr,omitempty"` // the one offered to follow
-	Unknown        string              `json:"uk,omitempty"` // a place the city did not know
-	Outside        string              `json:"out,omitempty"`
-	OutsideContact string              `json:"oc,omitempty"`
+	Service string              `json:"s"`
+	Key     string              `json:"k"`    // idempotency key of the submission
+	Step    string              `json:"step"` // location, attr:CODE, description, contact, confirm
+	Address string              `json:"addr,omitempty"`
+	Lat     *float64            `json:"lat,omitempty"`
+	Long    *float64            `json:"lng,omitempty"`
+	Attrs   map[string][]string `json:"at,omitempty"`
+	Skipped []string            `json:"sk,omitempty"`
+	// Prefilled are attributes the first message seemed to answer; they
+	// were not asked, and a later answer to them still counts.
+	Prefilled      []string      `json:"pf,omitempty"`
+	Desc           string        `json:"desc,omitempty"`
+	Media          []string      `json:"m,omitempty"`
+	Contact        string        `json:"c,omitempty"`
+	Notify         bool          `json:"nt,omitempty"`
+	Tries          int           `json:"tr,omitempty"` // failed answers to the current question
+	Shown          []string      `json:"sh,omitempty"` // informational notes already shown
+	Editing        bool          `json:"ed,omitempty"` // a correction: go back to confirm after it
+	Options        []PlaceOption `json:"po,omitempty"` // places the resident may mean
+	DupChecked     bool          `json:"dc,omitempty"` // open cases nearby were looked for
+	DupRef         string        `json:"dr,omitempty"` // the one offered to follow
+	Unknown        string        `json:"uk,omitempty"` // a place the city did not know
+	Outside        string        `json:"out,omitempty"`
+	OutsideContact string        `json:"oc,omitempty"`
 }
 
 // ErrNoSession: the conversation is new, or expired.

@@ -162,7 +162,7 @@ func TestPlaceQuestionsInConversation(t *testing.T) {
 	c := newConv(t, dialog.ChannelSMS)
 	c.say("there's a pothole on my street")
 	c.say("12 Fake Street")
-	c.expect(dialog.StateCollecting, `couldn't find "12 Fake St"`)
+	c.expect(dialog.StateCollecting, `couldn't find "12 Fake Street"`)
 	c.say("12 main st in Northtown")
 	c.expect(dialog.StateCollecting, "Northtown", "555-0190")
 	c.say("12 king st")

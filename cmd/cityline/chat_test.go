@@ -206,3 +206,16 @@ func firstLines(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// TestScriptedResidents plays residents who answer every question of the
+// definition in order (as forms teach people to) against packs the engine
+// was not written for, and holds the share that end with the right case.
+func TestScriptedResidents(t *testing.T) {
+	for _, pack := range []string{"harbourview", "us-metro"} {
+		out, stderr, code := runCmd(t, "", "test", "--min-accuracy", "0.75", "--content", "../../testdata/packs/"+pack,
+			"../../testdata/conversations/"+pack+".jsonl")
+		if code != 0 {
+			t.Errorf("%s: exit %d: %s\n%s", pack, code, stderr, firstLines(out, 40))
+		}
+	}
+}

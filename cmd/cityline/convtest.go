@@ -102,7 +102,8 @@ func checkCase(filed []*cases.Case, want *expectedCase) string {
 }
 
 func sameAddress(got, want string) bool {
-	g, w := dialog.Normalize(got), dialog.Normalize(want)
+	amp := strings.NewReplacer("&", " and ", "corner of ", "", "the ", "")
+	g, w := dialog.Normalize(amp.Replace(strings.ToLower(got))), dialog.Normalize(amp.Replace(strings.ToLower(want)))
 	return g == w || strings.Contains(g, w) || strings.Contains(w, g) && g != ""
 }
 

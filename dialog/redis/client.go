@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"crypto/rand"
+	"embed"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -51,8 +52,8 @@ type Client struct {
 	prefix string
 	log    *slog.Logger
 
-	hubOnce sync.Once
-	hub     *hub
+	mu  sync.Mutex
+	hub *hub // the shared pub/sub connection, made on first use
 }
 
 // Open returns a Client for the Redis the URL names. It does not wait for
@@ -73,7 +74,8 @@ type Client struct {
 // Any go-redis option goes in the query as well (dial_timeout=2s,
 // pool_size=50, ...), and key_prefix=city: sets the key prefix. Without
 // settings of their own, timeouts are short (2 s to connect, 3 s to read
-// or write) so that a Redis that is gone is noticed quickly.
+// or write) and retries few (one), so that a Redis that is gone is
+// noticed quickly.
 func Open(rawURL string, o Options) (*Client, error) {
 	rdb, prefix, err := newUniversal(rawURL)
 	if err != nil {
@@ -88,12 +90,6 @@ func Open(rawURL string, o Options) (*Client, error) {
 		return nil, err
 	}
 	return c, nil
-}
-
-// New wraps a go-redis client built elsewhere. Closing the Client closes
-// rdb too.
-func New(rdb goredis.UniversalClient, o Options) (*Client, error) {
-	return newClient(rdb, o.Prefix, o.Logger)
 }
 
 func newClient(rdb goredis.UniversalClient, prefix string, log *slog.Logger) (*Client, error) {
@@ -137,6 +133,7 @@ func newUniversal(rawURL string) (goredis.UniversalClient, string, error) {
 		}
 		fo.DialTimeout, fo.ReadTimeout, fo.WriteTimeout = timeouts(fo.DialTimeout, fo.ReadTimeout, fo.WriteTimeout)
 		fo.ContextTimeoutEnabled = fo.ContextTimeoutEnabled || !ctxTimeout
+		fo.MaxRetries, fo.DialerRetries = retries(fo.MaxRetries, fo.DialerRetries)
 		return goredis.NewFailoverClient(fo), prefix, nil
 	case cluster == "true" || cluster == "1":
 		co, err := goredis.ParseClusterURL(clean)
@@ -155,10 +152,21 @@ func newUniversal(rawURL string) (goredis.UniversalClient, string, error) {
 	}
 	o.DialTimeout, o.ReadTimeout, o.WriteTimeout = timeouts(o.DialTimeout, o.ReadTimeout, o.WriteTimeout)
 	o.ContextTimeoutEnabled = o.ContextTimeoutEnabled || !ctxTimeout
-	if o.DialerRetries == 0 {
-		o.DialerRetries = 2
-	}
+	o.MaxRetries, o.DialerRetries = retries(o.MaxRetries, o.DialerRetries)
 	return goredis.NewClient(o), prefix, nil
+}
+
+// retries fills in the retries the URL left unset: one retry of a command
+// (a pooled connection may be stale after Redis restarted) and one dial
+// attempt, so that a Redis that is gone costs a turn seconds, not tens.
+func retries(cmd, dial int) (int, int) {
+	if cmd == 0 {
+		cmd = 1
+	}
+	if dial == 0 {
+		dial = 1
+	}
+	return cmd, dial
 }
 
 // timeouts fills in the timeouts the URL left unset.
@@ -188,9 +196,7 @@ func (c *Client) Prefix() string { return c.prefix }
 
 // Close ends every subscription and closes the connections.
 func (c *Client) Close() error {
-	if c.hub != nil {
-		c.hub.close()
-	}
+	c.getHub().close()
 	return c.rdb.Close()
 }
 
@@ -255,6 +261,19 @@ func (c *Client) MemoryUsage(ctx context.Context, key string) (int64, error) {
 	return n, nil
 }
 
+// Tickets is how many turns of a conversation have taken a ticket since
+// its counter was created: its arrival count, for tests and diagnostics.
+func (c *Client) Tickets(ctx context.Context, id string) (int64, error) {
+	n, err := c.rdb.Get(ctx, c.lockKeys(id).counter).Int64()
+	if errors.Is(err, goredis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, unavailable("tickets", err)
+	}
+	return n, nil
+}
+
 // SessionKey is the key a conversation's session is kept under.
 func (c *Client) SessionKey(id string) string { return c.prefix + "s:{" + id + "}" }
 
@@ -267,7 +286,7 @@ type lockKeys struct {
 
 func (c *Client) lockKeys(id string) lockKeys {
 	base := c.prefix + "l:{" + id + "}:"
-	return lockKeys{queue: base + "q", alive: base + "a", owner: base + "o", counter: base + "n", wake: base + "w"}
+	return lockKeys{queue: base + "q", alive: base + "a", owner: base + "o", counter: base + "n", wake: base + "w:"}
 }
 
 // unavailable wraps a go-redis error.
@@ -280,4 +299,32 @@ func newToken() string {
 	b := make([]byte, 12)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// The Lua scripts are kept beside the code, each run atomically by Redis
+// (EVALSHA, falling back to EVAL the first time).
+//
+//go:embed lua/*.lua
+var luaFS embed.FS
+
+func script(name string) *goredis.Script {
+	src, err := luaFS.ReadFile("lua/" + name)
+	if err != nil {
+		panic(err)
+	}
+	return goredis.NewScript(string(src))
+}
+
+// RouteLibraryLogs sends go-redis's own log lines (a failed dial, a
+// dropped pub/sub message) to log at warning level instead of standard
+// error. go-redis has one logger per process, so only main calls this,
+// once, before opening clients.
+func RouteLibraryLogs(log *slog.Logger) {
+	goredis.SetLogger(libLogger{log})
+}
+
+type libLogger struct{ log *slog.Logger }
+
+func (l libLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "go-redis: "+fmt.Sprintf(format, v...))
 }

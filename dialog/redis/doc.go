@@ -6,13 +6,14 @@
 // What it keeps, every key under one prefix ("cityline:" by default):
 //
 //	s:{id}            a conversation's session: "<fence>|<JSON>", expires after the session TTL   (Sessions)
-//	l:{id}:q, :a, :o  its lock: ticket queue, signs of life, holder — gone a lease after the last turn (Locker)
+//	l:{id}:q, :a, :o  its lock: ticket queue, signs of life, holder — gone when the last turn ends (Locker)
 //	l:{id}:n          its ticket counter, which doubles as the fencing token (CounterTTL)
 //	r:<message id>    the reply given to a platform message, 24 hours                             (Replays)
 //	d:<name>:<id>     a platform event id seen (Slack's event_id), 24 hours                        (Dedup)
 //	kv:<name>:<id>    a web chat conversation: token hash, photos, recent transcript               (Records)
 //	rl:<name>:<key>   a rate limit's state for one resident or address                             (Limiter)
 //	bus:<topic>       pub/sub channels carrying web chat events between replicas                   (Bus)
+//	l:{id}:w:<token>  pub/sub channel waking the next turn in a conversation's queue
 //
 // A conversation's keys share the hash tag {id}, so in a Cluster they
 // live in one slot and one script can read and write them together.
@@ -32,8 +33,9 @@
 //   - Grant. The oldest ticket in the queue holds the conversation. The
 //     same script that queues a caller checks whether it is at the head,
 //     and if so records it as the holder (SET of the owner key, with a
-//     lease in PX). Waiters look again when a holder releases (a pub/sub
-//     wake-up on the conversation's channel) and at least every 50 ms.
+//     lease in PX). A waiter looks again when the release makes it the
+//     next in line (a pub/sub wake-up on a channel of its own, so one
+//     waiter looks rather than all) and at least every 50 ms.
 //   - Leases. Every member of the queue, holder or waiter, has a deadline
 //     in a second sorted set and must renew it: waiters on each look,
 //     the holder from a goroutine every third of the lease (5 s) while

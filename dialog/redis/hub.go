@@ -50,9 +50,11 @@ type sub struct {
 func (s *sub) end() { s.once.Do(func() { close(s.ch); close(s.done) }) }
 
 func (c *Client) getHub() *hub {
-	c.hubOnce.Do(func() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.hub == nil {
 		c.hub = &hub{rdb: c.rdb, buffer: 16, topics: map[string]*topic{}, inflight: map[string]int{}}
-	})
+	}
 	return c.hub
 }
 

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	goredis "github.com/redis/go-redis/v9"
 )
 
 // Limiter is a rate limit shared by every replica: burst requests at
@@ -35,20 +33,7 @@ func (c *Client) Limiter(name string, burst int, interval time.Duration) *Limite
 // gcraScript: KEYS: the client's key. ARGV: interval ms, burst. It
 // returns {allowed, ms to wait}. The key holds the theoretical arrival
 // time of the next request.
-var gcraScript = goredis.NewScript(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local interval, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local allow_at = tat + interval - burst * interval
-if now < allow_at then
-  return {0, allow_at - now}
-end
-local nxt = tat + interval
-redis.call('SET', KEYS[1], nxt, 'PX', nxt - now)
-return {1, 0}
-`)
+var gcraScript = script("gcra.lua")
 
 // Allow takes one request for key; when it is over the limit, ok is false
 // and retryAfter says when the next one will pass. An error (Redis

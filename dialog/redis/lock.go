@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/cityline/cityline/dialog"
 )
 
@@ -28,7 +26,7 @@ type LockOptions struct {
 	// be longer than the session time to live.
 	CounterTTL time.Duration
 	// Poll is the longest pause between two looks at the queue while
-	// waiting (50 ms); a release also wakes waiters by pub/sub.
+	// waiting (50 ms); a release also wakes the next in line by pub/sub.
 	Poll time.Duration
 }
 
@@ -45,6 +43,8 @@ type Locker struct {
 	// abandon, in tests, makes a holder stop renewing, as if its replica
 	// had died while holding the conversation.
 	abandon atomic.Bool
+	// queued, in tests, hears of each ticket taken.
+	queued func(id string, ticket int64)
 }
 
 // localConv is one conversation as this process sees it. gate admits one
@@ -97,66 +97,17 @@ func (c *Client) Locker(o LockOptions) *Locker {
 //
 // KEYS: queue, alive, owner, counter. ARGV: token, lease ms, counter ttl
 // ms, enqueue (1 or 0).
-var acquireScript = goredis.NewScript(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local token, lease = ARGV[1], tonumber(ARGV[2])
-local dead = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. now)
-for _, d in ipairs(dead) do
-  redis.call('ZREM', KEYS[1], d)
-  redis.call('ZREM', KEYS[2], d)
-end
-local ticket = redis.call('ZSCORE', KEYS[1], token)
-if ticket then
-  ticket = tonumber(ticket)
-else
-  if ARGV[4] ~= '1' then return {0, -1} end
-  ticket = redis.call('INCR', KEYS[4])
-  redis.call('PEXPIRE', KEYS[4], ARGV[3])
-  redis.call('ZADD', KEYS[1], ticket, token)
-end
-redis.call('ZADD', KEYS[2], now + lease, token)
-redis.call('PEXPIRE', KEYS[1], lease * 2)
-redis.call('PEXPIRE', KEYS[2], lease * 2)
-local head = redis.call('ZRANGE', KEYS[1], 0, 0)
-if head[1] ~= token then return {0, ticket} end
-if redis.call('GET', KEYS[3]) ~= token then
-  redis.call('SET', KEYS[3], token, 'PX', lease)
-end
-return {1, ticket}
-`)
+var acquireScript = script("acquire.lua")
 
 // renewScript extends the holder's lease; 0 when it is no longer the
 // holder. KEYS: queue, alive, owner. ARGV: token, lease ms.
-var renewScript = goredis.NewScript(`
-if redis.call('GET', KEYS[3]) ~= ARGV[1] then return 0 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local lease = tonumber(ARGV[2])
-redis.call('PEXPIRE', KEYS[3], lease)
-redis.call('ZADD', KEYS[2], now + lease, ARGV[1])
-redis.call('PEXPIRE', KEYS[1], lease * 2)
-redis.call('PEXPIRE', KEYS[2], lease * 2)
-return 1
-`)
+var renewScript = script("renew.lua")
 
 // releaseScript gives the conversation up (compare and delete: only the
-// holder's own token is removed) or leaves the queue, and wakes the
-// waiters. It returns 1 when the caller still held the conversation.
-// KEYS: queue, alive, owner. ARGV: token, wake channel.
-var releaseScript = goredis.NewScript(`
-local held = 0
-if redis.call('GET', KEYS[3]) == ARGV[1] then
-  redis.call('DEL', KEYS[3])
-  held = 1
-end
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-if redis.call('ZCARD', KEYS[1]) > 0 then
-  redis.call('PUBLISH', ARGV[2], '1')
-end
-return held
-`)
+// holder's own token is removed) or leaves the queue, and wakes the next
+// in line. It returns 1 when the caller still held the conversation.
+// KEYS: queue, alive, owner. ARGV: token, wake channel prefix.
+var releaseScript = script("release.lua")
 
 // Lock implements dialog.Locker: it takes a ticket at once (the arrival
 // order), waits for the turns ahead of it, and returns when this turn
@@ -212,6 +163,12 @@ func (l *Locker) wait(ctx context.Context, id, token string, keys lockKeys) (int
 			l.leave(token, keys)
 			return 0, fmt.Errorf("lock %s: %w", dialog.RedactID(id), err)
 		}
+		if enqueue && ticket > 0 {
+			l.log.Debug("lock: ticket taken", "conversation", dialog.RedactID(id), "ticket", ticket, "granted", granted)
+			if l.queued != nil {
+				l.queued(id, ticket)
+			}
+		}
 		if granted {
 			return ticket, nil
 		}
@@ -226,7 +183,7 @@ func (l *Locker) wait(ctx context.Context, id, token string, keys lockKeys) (int
 		if wake == nil {
 			// Listen for releases, then look once more so that none is
 			// missed between the two.
-			ch, cancel, err := l.c.getHub().subscribe(ctx, keys.wake, false)
+			ch, cancel, err := l.c.getHub().subscribe(ctx, keys.wake+token, false)
 			if err == nil {
 				wake = ch
 				defer cancel()
