@@ -232,7 +232,9 @@ func (r *Router) rank(ctx context.Context, text, norm string, l *locale.Lang, d 
 	return d, nil
 }
 
-// withoutPlace removes a street address or intersection from a message.
+// withoutPlace removes a street address or intersection from a message,
+// keeping the rest as written (accents and apostrophes matter to the
+// analysis of French).
 func withoutPlace(l *locale.Lang, text string) string {
 	// Only what is surely a place: a house number and street, or two
 	// streets joined by "and"; "tennis court at elmwood" stays whole.
@@ -241,11 +243,19 @@ func withoutPlace(l *locale.Lang, text string) string {
 		p.Kind == "intersection" && !slices.Contains(p.words, "and") && !slices.Contains(p.words, "&") {
 		return text
 	}
-	words := strings.Fields(Normalize(text))
-	n := len(p.words)
-	for i := 0; i+n <= len(words); i++ {
-		if slices.Equal(words[i:i+n], p.words) {
-			return strings.Join(append(slices.Clone(words[:i]), words[i+n:]...), " ")
+	// Find the run of the resident's own tokens whose words are the place's.
+	toks := strings.Fields(text)
+	words := make([][]string, len(toks))
+	for i, t := range toks {
+		words[i] = spokenNumbers(l, strings.Fields(Normalize(t)))
+	}
+	for i := range toks {
+		var got []string
+		for j := i; j < len(toks) && len(got) < len(p.words); j++ {
+			got = append(got, words[j]...)
+			if slices.Equal(got, p.words) {
+				return strings.Join(append(slices.Clone(toks[:i]), toks[j+1:]...), " ")
+			}
 		}
 	}
 	return text

@@ -102,7 +102,9 @@ func newServer(t *testing.T, dir string, opts ...option) *server {
 	}
 	t.Cleanup(func() { store.Close() })
 	ev := &events{}
-	cfg := dialog.Config{Pack: b.pack, Router: b.router, Catalog: b.cat, Cases: store, Events: ev,
+	// Each test reports afresh; finding the same pothole reported before
+	// is the dialog's own test.
+	cfg := dialog.Config{Pack: b.pack, Router: b.router, Catalog: b.cat, Cases: store, Events: ev, DuplicateRadius: -1,
 		// Office hours do not matter to texts; a fixed weekday keeps replies stable.
 		Now: func() time.Time { return time.Date(2026, 3, 4, 15, 0, 0, 0, time.UTC) }}
 	for _, o := range opts {

@@ -81,7 +81,7 @@ func TestChatReportThenStatusAcrossRuns(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &shown); code != 0 || err != nil {
 		t.Fatalf("case show: %d %v", code, err)
 	}
-	if shown.Attributes["SIZE"] != "L" || shown.Attributes["POSITION"] != "BIKE" || shown.Attributes["DEPTH_CM"] != "20" || shown.Address != "12 King St W" {
+	if shown.Attributes["SIZE"] != "L" || shown.Attributes["POSITION"] != "BIKE" || shown.Attributes["DEPTH_CM"] != "20" || shown.Address != "12 King Street West" {
 		t.Errorf("case show: %+v", shown)
 	}
 }
@@ -138,7 +138,7 @@ func TestCaseIsDurableBeforeItsReferenceIsPrinted(t *testing.T) {
 	if err != nil {
 		t.Fatalf("case %s printed but not stored: %v", ref, err)
 	}
-	if c.ServiceCode != "RD-01" || c.Address != "45 Elm St" || c.Contact.Phone != "+15550009999" {
+	if c.ServiceCode != "RD-01" || c.Address != "45 Elm Street" || c.Contact.Phone != "+15550009999" {
 		t.Errorf("stored %+v", c)
 	}
 }
