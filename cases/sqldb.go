@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,6 +22,10 @@ type SQLStore struct {
 	Dialect Dialect
 	Prefix  string           // reference prefix, EX in EX-004211
 	Now     func() time.Time // the clock
+
+	// queue is on in upstream mode: Create then also queues each new
+	// case for the city's upstream Open311 server (see upstream.go).
+	queue atomic.Bool
 }
 
 // Dialect is what differs between SQL databases.
@@ -138,6 +143,13 @@ func (s *SQLStore) Create(ctx context.Context, c *Case) error {
 			return s.wrap("create case: set reference", err)
 		}
 	}
+	if s.queue.Load() {
+		// In the same transaction: a case is never stored without being
+		// queued for the upstream, nor queued without being stored.
+		if err := s.enqueue(ctx, tx, id, c.Status, now); err != nil {
+			return s.wrap("create case: queue for upstream", err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return s.wrap("create case: commit", err)
 	}
@@ -166,6 +178,29 @@ func (s *SQLStore) GetByToken(ctx context.Context, token string) (*Case, error) 
 	c, err := s.one(ctx, "WHERE token = ?", token)
 	if err != nil {
 		return nil, s.wrap("get case by token", err)
+	}
+	return c, nil
+}
+
+// ResolveToken returns the case filed with an Open311 token, giving it
+// its reference first when it has none yet (a batch request becomes a
+// numbered case the first time anyone asks).
+func (s *SQLStore) ResolveToken(ctx context.Context, token string) (*Case, error) {
+	if token == "" {
+		return nil, fmt.Errorf("resolve token: %w", ErrNotFound)
+	}
+	c, err := s.GetByToken(ctx, token)
+	if err != nil || c.Ref != "" {
+		return c, err
+	}
+	ref := FormatRef(s.Prefix, c.ID)
+	if _, err := s.DB.ExecContext(ctx, s.q(`UPDATE cases SET ref = ? WHERE id = ? AND ref IS NULL`), ref, c.ID); err != nil {
+		return nil, s.wrap("resolve token", err)
+	}
+	// Read it back: a concurrent resolver may have set it first.
+	c, err = s.one(ctx, "WHERE id = ?", c.ID)
+	if err != nil {
+		return nil, s.wrap("resolve token", err)
 	}
 	return c, nil
 }
@@ -294,15 +329,19 @@ func (s *SQLStore) List(ctx context.Context, f Filter) ([]*Case, error) {
 	return out, nil
 }
 
-// Update implements Store.
+// Update implements Store. When the status or the notes really change, a
+// notification is recorded in the same transaction (see notify.go),
+// whichever process makes the change: serve tells whoever asked to hear.
 func (s *SQLStore) Update(ctx context.Context, ref string, ch Change) (*Case, error) {
 	var set []string
 	var args []any
+	var status Status
 	if ch.Status != nil {
 		st, err := ParseStatus(string(*ch.Status))
 		if err != nil {
 			return nil, fmt.Errorf("update case %s: %w", ref, err)
 		}
+		status = st
 		set = append(set, "status = ?")
 		args = append(args, string(st)) // as parsed: " Closed" is stored as closed
 	}
@@ -319,20 +358,50 @@ func (s *SQLStore) Update(ctx context.Context, ref string, ch Change) (*Case, er
 		set = append(set, "ref = ?")
 		args = append(args, NormalizeRef(*ch.Ref))
 	}
+	now := s.now()
 	set = append(set, "updated = ?")
-	args = append(args, FormatTime(s.now()))
-	args = append(args, NormalizeRef(ref))
-	res, err := s.DB.ExecContext(ctx, s.q(`UPDATE cases SET `+strings.Join(set, ", ")+` WHERE ref = ?`), args...)
+	args = append(args, FormatTime(now))
+
+	tx, err := s.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, s.wrap("update case "+ref, err)
 	}
-	if n, err := res.RowsAffected(); err == nil && n == 0 {
+	defer tx.Rollback()
+	var (
+		id            int64
+		before, notes string
+	)
+	lock := ""
+	if s.Dialect.Name == "postgres" {
+		lock = " FOR UPDATE" // SQLite's transactions already hold the write lock
+	}
+	err = tx.QueryRowContext(ctx, s.q(`SELECT id, status, status_notes FROM cases WHERE ref = ?`+lock),
+		NormalizeRef(ref)).Scan(&id, &before, &notes)
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("update case %s: %w", ref, ErrNotFound)
 	}
-	if ch.Ref != nil {
-		ref = *ch.Ref
+	if err != nil {
+		return nil, s.wrap("update case "+ref, err)
 	}
-	return s.Get(ctx, ref)
+	args = append(args, id)
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE cases SET `+strings.Join(set, ", ")+` WHERE id = ?`), args...); err != nil {
+		return nil, s.wrap("update case "+ref, err)
+	}
+	changed := (ch.Status != nil && string(status) != before) || (ch.Notes != nil && *ch.Notes != notes)
+	if changed {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO notifications (case_id, created) VALUES (?, ?)`),
+			id, FormatTime(now)); err != nil {
+			return nil, s.wrap("update case "+ref+": record notification", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, s.wrap("update case "+ref+": commit", err)
+	}
+	c, err := s.one(ctx, "WHERE id = ?", id)
+	if err != nil {
+		return nil, s.wrap("update case "+ref, err)
+	}
+	return c, nil
 }
 
 // Ping implements Store.

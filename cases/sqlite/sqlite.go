@@ -43,6 +43,10 @@ func Open(ctx context.Context, path, prefix string, now func() time.Time) (*Stor
 	if err != nil {
 		return nil, fmt.Errorf("open case store %s: %w", path, err)
 	}
+	// One connection: SQLite has one writer at a time anyway, and writers
+	// queued on busy_timeout can starve each other under load; in WAL mode
+	// a single connection serves a city's traffic with room to spare.
+	db.SetMaxOpenConns(1)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open case store %s: %w", path, err)

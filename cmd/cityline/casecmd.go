@@ -127,7 +127,7 @@ func cmdCase(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		if *asJSON {
 			return writeJSON(stdout, toJSON(c))
 		}
-		return printCase(stdout, c)
+		return printCaseUpstream(ctx, store, stdout, c) // printCase, then the upstream send state (open311.go)
 	}
 	return nil
 }
