@@ -96,6 +96,7 @@ func Run(t *testing.T, open func(t *testing.T) cases.Store) {
 		{"ListFilters", testListFilters},
 		{"ListPaging", testListPaging},
 		{"PingClose", testPingClose},
+		{"HandoffThreads", testThreads},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
