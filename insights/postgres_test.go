@@ -1,0 +1,128 @@
+package insights_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"net/url"
+	"os"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	_ "github.com/jackc/pgx/v5/stdlib" // the database/sql driver "pgx", for making test databases
+
+	"github.com/cityline/cityline/cases/postgres"
+	"github.com/cityline/cityline/insights"
+	"github.com/cityline/cityline/insights/insightstest"
+)
+
+// The same day on PostgreSQL: migration 006, the sink, every query of
+// the report, retention and popular topics agree with SQLite. It skips
+// when no server is reachable (CITYLINE_TEST_POSTGRES_URL, or the local
+// default).
+
+func postgresURL() string {
+	if u := os.Getenv("CITYLINE_TEST_POSTGRES_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+}
+
+var maintenance = sync.OnceValues(func() (*sql.DB, error) {
+	db, err := sql.Open("pgx", postgresURL())
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+})
+
+// freshDatabase creates an empty database, dropped when t ends, or skips.
+func freshDatabase(t *testing.T) string {
+	t.Helper()
+	db, err := maintenance()
+	if err != nil {
+		t.Skipf("PostgreSQL is not reachable (%v): start one, or set CITYLINE_TEST_POSTGRES_URL; skipping the PostgreSQL insights test", err)
+	}
+	name := "cityline_insights_" + strings.ToLower(rand.Text()[:16])
+	ident := pgx.Identifier{name}.Sanitize()
+	if _, err := db.ExecContext(t.Context(), "CREATE DATABASE "+ident); err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)")
+	})
+	u := postgresURL()
+	if !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+		return u + " dbname=" + name
+	}
+	p, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Path, p.RawPath = "/"+name, ""
+	return p.String()
+}
+
+func TestPostgresAgreesWithSQLite(t *testing.T) {
+	u := freshDatabase(t)
+	clock := insightstest.NewClock(insightstest.Epoch)
+	st, err := postgres.Open(t.Context(), u, "EX", clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	pg := insightstest.NewOn(t, st, st.DB, st.Dialect, clock, nil)
+	lite := insightstest.New(t, "", insightstest.Epoch, nil)
+	var reports []*insights.Report
+	for _, e := range []*insightstest.Env{pg, lite} {
+		e.PlayDay(t, insightstest.Epoch, 150, 5)
+		r, err := e.Insights.Report(t.Context(), insightstest.Epoch, insightstest.Epoch.Add(24*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Generated = time.Time{}
+		reports = append(reports, r)
+	}
+	if !reflect.DeepEqual(reports[0], reports[1]) {
+		t.Errorf("PostgreSQL and SQLite disagree:\npostgres %+v\nsqlite   %+v", reports[0], reports[1])
+	}
+	if reports[0].Conversations != 150 || len(reports[0].Gaps) == 0 || reports[0].CasesFiled == 0 {
+		t.Errorf("the day on PostgreSQL: %s", reports[0])
+	}
+
+	pop := insights.NewPopular(pg.Insights, pg.Pack, insights.PopularConfig{MinUses: 1})
+	if err := pop.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := pop.Topics(t.Context(), "en", 3); len(got) != 3 || got[0].ID == pg.Pack.City.Popular[0] && got[1].ID == pg.Pack.City.Popular[1] {
+		t.Errorf("popular topics on PostgreSQL: %+v, still the pack's", got)
+	}
+
+	pg.Clock.Set(insightstest.Epoch.Add(400 * insights.Day))
+	p, err := pg.Insights.Purge(t.Context(), pg.Clock.Now().Add(-insights.DefaultRetention))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Events == 0 {
+		t.Errorf("purge on PostgreSQL: %+v", p)
+	}
+	after, err := pg.Insights.Report(t.Context(), insightstest.Epoch, insightstest.Epoch.Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Conversations != reports[0].Conversations || after.Fallbacks != reports[0].Fallbacks || len(after.Gaps) != 0 {
+		t.Errorf("after the purge: %s, %d fallbacks, %d gaps", after, after.Fallbacks, len(after.Gaps))
+	}
+}
