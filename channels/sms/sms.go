@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cityline/cityline/channels/twilio"
 	"github.com/cityline/cityline/dialog"
@@ -32,18 +33,32 @@ type OptOuts interface {
 	OptedOut(ctx context.Context, address string) (bool, error)
 }
 
+// Limiter is a rate limit per resident: whether one more message from
+// key (the resident's number) may be processed now. dialog/redis's
+// Limiter is one, shared by every replica.
+type Limiter interface {
+	// Allow takes one message for key; ok is false over the limit. An
+	// error says the limit could not be checked: the message goes ahead.
+	Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration, err error)
+}
+
 // Config configures the channel. Engine and OptOuts are required.
 type Config struct {
 	Engine  *dialog.Engine
 	OptOuts OptOuts
+	// Limiter, when set, limits each resident's messages: over it they
+	// are asked to slow down (message rate_limited) and the message is
+	// not processed. The carrier keywords are always answered.
+	Limiter Limiter
 	Logger  *slog.Logger
 }
 
 // Handler serves the Messaging webhook.
 type Handler struct {
-	eng  *dialog.Engine
-	opts OptOuts
-	log  *slog.Logger
+	eng   *dialog.Engine
+	opts  OptOuts
+	limit Limiter
+	log   *slog.Logger
 }
 
 // New returns the channel's handler.
@@ -55,7 +70,7 @@ func New(cfg Config) (*Handler, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{eng: cfg.Engine, opts: cfg.OptOuts, log: log}, nil
+	return &Handler{eng: cfg.Engine, opts: cfg.OptOuts, limit: cfg.Limiter, log: log}, nil
 }
 
 // Mount adds the webhook to mux behind verify (the Twilio signature check).
@@ -168,6 +183,14 @@ func (h *Handler) handle(ctx context.Context, in inbound) []string {
 	if out {
 		h.log.Info("sms: message from an opted-out number not answered", "from", twilio.MaskAddress(in.from))
 		return nil
+	}
+	if h.limit != nil {
+		if ok, _, err := h.limit.Allow(ctx, in.number); err != nil {
+			h.log.Warn("sms: rate limit unavailable: message allowed", "from", twilio.MaskAddress(in.from), "err", err)
+		} else if !ok {
+			h.log.Info("sms: over the rate limit: message not processed", "from", twilio.MaskAddress(in.from))
+			return h.text(in, h.eng.Say(lang, "rate_limited"))
+		}
 	}
 	reply, err := h.eng.Handle(ctx, dialog.Inbound{
 		Channel:        in.channel,

@@ -36,7 +36,9 @@ type created struct {
 
 // create starts a conversation: a new id and token, nothing said yet.
 func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
-	if ok, wait := h.creates.allow(remoteIP(r)); !ok {
+	if ok, wait, err := h.creates.Allow(r.Context(), remoteIP(r)); err != nil {
+		h.log.Warn("rate limit unavailable: conversation allowed", "err", err)
+	} else if !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		writeError(w, http.StatusTooManyRequests, "too_many_conversations")
 		return
@@ -56,6 +58,13 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 // is proved. Otherwise it answers the request itself: 401 without a
 // token, and the same 404 for an unknown conversation and a wrong token.
 func (h *Handler) conversation(w http.ResponseWriter, r *http.Request) (*Conversation, bool) {
+	return h.lookup(w, r, false)
+}
+
+// lookup is conversation; with trouble, a store that cannot be reached is
+// answered like an engine that cannot: 503 with the "we're having
+// trouble, please call" reply the widget shows in the chat.
+func (h *Handler) lookup(w http.ResponseWriter, r *http.Request, trouble bool) (*Conversation, bool) {
 	token, ok := bearer(r)
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="cityline"`)
@@ -75,6 +84,10 @@ func (h *Handler) conversation(w http.ResponseWriter, r *http.Request) (*Convers
 		return nil, false
 	case err != nil:
 		h.log.Error("load conversation", "conversation", dialog.RedactID(id), "err", err)
+		if trouble {
+			writeJSON(w, http.StatusServiceUnavailable, turnOf(h.engine.Trouble(h.lang(r.Header.Get("Accept-Language")))))
+			return nil, false
+		}
 		writeError(w, http.StatusServiceUnavailable, "unavailable")
 		return nil, false
 	}
@@ -145,7 +158,7 @@ type messageIn struct {
 
 // message runs one turn of the conversation.
 func (h *Handler) message(w http.ResponseWriter, r *http.Request) {
-	c, ok := h.conversation(w, r)
+	c, ok := h.lookup(w, r, true)
 	if !ok {
 		return
 	}
@@ -157,6 +170,17 @@ func (h *Handler) message(w http.ResponseWriter, r *http.Request) {
 	if code := h.validate(c, &in); code != "" {
 		writeError(w, http.StatusBadRequest, code)
 		return
+	}
+	if h.messages != nil {
+		if ok, wait, err := h.messages.Allow(r.Context(), c.ID); err != nil {
+			h.log.Warn("rate limit unavailable: message allowed", "conversation", dialog.RedactID(c.ID), "err", err)
+		} else if !ok {
+			lang := h.lang(in.Lang)
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			writeJSON(w, http.StatusTooManyRequests, turnOf(dialog.Reply{Lang: lang, Expect: dialog.ExpectText,
+				Messages: []dialog.Message{{Text: h.say(lang, "rate_limited")}}}))
+			return
+		}
 	}
 	inbound := dialog.Inbound{Channel: dialog.ChannelWeb, ConversationID: dialog.ChannelWeb + ":" + c.ID,
 		Text: in.Text, Choice: in.Choice, Location: in.Location, Lang: in.Lang}

@@ -319,7 +319,7 @@ func TestConfig(t *testing.T) {
 	hs := newHarness(t, nil, nil)
 	var cfg configOut
 	decode(t, hs.request("GET", "/api/v1/config?lang=fr-CA", nil), http.StatusOK, &cfg)
-	if cfg.City != "Example City" || cfg.Lang != "fr" || !strings.HasPrefix(cfg.Greeting, "Hi, this is Example City 311") {
+	if cfg.City != "Example City" || cfg.Lang != "fr" || !strings.HasPrefix(cfg.Greeting, "Bonjour, ici le 311") {
 		t.Errorf("config = %+v", cfg)
 	}
 	if len(cfg.Topics) == 0 || cfg.Topics[0].ID != "answer:garbage-schedule" {
@@ -328,7 +328,7 @@ func TestConfig(t *testing.T) {
 	if cfg.SessionTTL != 1800 || cfg.WarnBefore != 300 || !cfg.Photos {
 		t.Errorf("config = %+v", cfg)
 	}
-	if got := cfg.Strings["open"]; got != "Chat with Example City 311" {
+	if got := cfg.Strings["open"]; got != "Clavarder avec Example City 311" {
 		t.Errorf("strings[open] = %q", got)
 	}
 	for k := range cfg.Strings {

@@ -426,7 +426,7 @@ func TestBrowserKeyboard(t *testing.T) {
 	bctx := newBrowser(t)
 	srv, _ := realServer(t, nil)
 	tb := newTab(t, bctx, srv.URL)
-	lat, long, acc := 43.6532, -79.3832, 10.0
+	lat, long, acc := 44.0502, -79.4530, 10.0 // on King Street West, in Example City
 	if _, err := chromedp.CallBrowser(tb.ctx, browser.SetPermission, browser.SetPermissionParams{
 		Permission: &browser.PermissionDescriptor{Name: "geolocation"}, Setting: "granted", Origin: srv.URL,
 		BrowserContextID: chromedp.FromContext(tb.ctx).BrowserContextID}); err != nil {

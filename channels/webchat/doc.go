@@ -10,8 +10,11 @@
 // is the web chat's own: who may speak in a conversation (a random token,
 // stored hashed) and the recent transcript, so the widget can show the
 // conversation again after a page reload. Both live behind small
-// interfaces (Store, Broker) with in-memory implementations, so a
-// Redis-backed pair can replace them when the city runs several replicas.
+// interfaces (Store, Broker) with in-memory implementations; when the city
+// runs several replicas, SharedStore and BusBroker build them on a store
+// and a message bus the replicas share (KV and Bus, which dialog/redis
+// implements), so any replica serves any conversation and reaches any
+// open event stream.
 //
 // Routes (see Handler.Register):
 //

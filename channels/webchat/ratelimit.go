@@ -1,11 +1,22 @@
 package webchat
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"sync"
 	"time"
 )
+
+// Limiter is a rate limit: whether one more request for key (an address,
+// a conversation) may go ahead now. The embedded one is in memory; a
+// shared one (dialog/redis's Limiter) applies across replicas.
+type Limiter interface {
+	// Allow takes one request for key. When it is over the limit, ok is
+	// false and retryAfter says when the next one will pass. An error
+	// says the limit could not be checked: the request goes ahead.
+	Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration, err error)
+}
 
 // limiter is a token bucket per client address: burst requests at once,
 // then one every interval. It holds at most maxKeys addresses; full
@@ -27,6 +38,12 @@ type bucket struct {
 func newLimiter(burst int, interval time.Duration, now func() time.Time) *limiter {
 	return &limiter{burst: float64(burst), interval: interval, now: now,
 		buckets: map[string]*bucket{}, maxKeys: 10000}
+}
+
+// Allow implements Limiter.
+func (l *limiter) Allow(_ context.Context, key string) (bool, time.Duration, error) {
+	ok, wait := l.allow(key)
+	return ok, wait, nil
 }
 
 // allow takes a token for key; when there is none it returns how long

@@ -59,6 +59,12 @@ type Config struct {
 	// then one every CreateEvery (10, and one a minute).
 	CreateBurst int
 	CreateEvery time.Duration
+	// CreateLimiter, when set, limits new conversations per address
+	// instead (a shared limit counts across replicas).
+	CreateLimiter Limiter
+	// MessageLimiter, when set, limits the messages of one conversation;
+	// over it the resident is asked to slow down (message rate_limited).
+	MessageLimiter Limiter
 	// MaxPhotoBytes is the largest photo accepted (8 MiB).
 	MaxPhotoBytes int64
 	// TurnTimeout bounds one turn of the engine (20 seconds).
@@ -83,7 +89,8 @@ type Handler struct {
 	origins  map[string]bool
 	anyOrig  bool
 	ttl      time.Duration
-	creates  *limiter
+	creates  Limiter
+	messages Limiter
 	maxPhoto int64
 	turnMax  time.Duration
 	stream   time.Duration
@@ -102,7 +109,7 @@ func New(cfg Config) (*Handler, error) {
 		return nil, errors.New("webchat: Engine, Pack and Catalog are required")
 	}
 	h := &Handler{engine: cfg.Engine, pack: cfg.Pack, cat: cfg.Catalog, popular: cfg.Popular,
-		store: cfg.Store, broker: cfg.Broker, photoDir: cfg.PhotoDir,
+		store: cfg.Store, broker: cfg.Broker, photoDir: cfg.PhotoDir, creates: cfg.CreateLimiter, messages: cfg.MessageLimiter,
 		public: strings.TrimRight(cfg.PublicURL, "/"), origins: map[string]bool{}, ttl: cfg.SessionTTL,
 		maxPhoto: cfg.MaxPhotoBytes, turnMax: cfg.TurnTimeout, stream: cfg.StreamMax, now: cfg.Now,
 		log: cfg.Logger, streams: map[chan struct{}]struct{}{}}
@@ -140,7 +147,9 @@ func New(cfg Config) (*Handler, error) {
 	if every <= 0 {
 		every = time.Minute
 	}
-	h.creates = newLimiter(burst, every, h.now)
+	if h.creates == nil {
+		h.creates = newLimiter(burst, every, h.now)
+	}
 	for _, o := range cfg.AllowedOrigins {
 		if o == "*" {
 			h.anyOrig = true

@@ -14,5 +14,11 @@ func (s *server) mount(ctx context.Context, mux *http.ServeMux) error {
 	if err := s.mountTwilio(ctx, mux); err != nil {
 		return err
 	}
-	return nil
+	if err := s.mountSlack(ctx, mux); err != nil {
+		return err
+	}
+	if err := s.mountInsights(ctx, mux); err != nil {
+		return err
+	}
+	return s.mountOpen311(ctx, mux) // last: status updates go out through the channels above
 }

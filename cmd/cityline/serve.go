@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cityline/cityline/cases"
+	"github.com/cityline/cityline/channels/slack"
 	"github.com/cityline/cityline/channels/webchat"
 	"github.com/cityline/cityline/dialog"
 )
@@ -37,6 +38,7 @@ type serveConfig struct {
 	agentNumber    string
 	allowedOrigins []string
 	adminToken     string // secret: CITYLINE_ADMIN_TOKEN only
+	slack          *slackSettings
 }
 
 func serveFlags(args []string, stderr io.Writer) (*serveConfig, error) {
@@ -56,6 +58,7 @@ func serveFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.StringVar(&c.twilioFrom, "twilio-from", env("TWILIO_FROM_NUMBER", ""), "the city's Twilio number, for outbound texts [TWILIO_FROM_NUMBER]")
 	fs.StringVar(&c.twilioAPIURL, "twilio-api-url", env("CITYLINE_TWILIO_API_URL", ""), "Twilio REST API base URL (tests point it at a stand-in) [CITYLINE_TWILIO_API_URL]")
 	fs.StringVar(&c.agentNumber, "agent-number", env("CITYLINE_AGENT_NUMBER", ""), "phone number voice callers are transferred to [CITYLINE_AGENT_NUMBER]")
+	c.slack = slackFlags(fs)
 	origins := fs.String("allowed-origins", env("CITYLINE_ALLOWED_ORIGINS", ""), "comma-separated origins allowed to embed the web chat [CITYLINE_ALLOWED_ORIGINS]")
 	if err := parse(fs, args); err != nil {
 		return nil, err
@@ -91,16 +94,19 @@ func newLogger(w io.Writer, format, level string) *slog.Logger {
 
 // server is a running `cityline serve`: its parts, so tests can reach in.
 type server struct {
-	cfg     *serveConfig
-	log     *slog.Logger
-	brain   *brain
-	store   cases.Store
-	engine  *dialog.Engine
-	handler http.Handler
-	texts   textSender       // outbound texts; nil without Twilio credentials
-	web     *webchat.Handler // the web chat, for messages that arrive later
-	ready   []func(context.Context) error
-	closers []func() error
+	cfg      *serveConfig
+	log      *slog.Logger
+	brain    *brain
+	store    cases.Store
+	engine   *dialog.Engine
+	handler  http.Handler
+	texts    textSender       // outbound texts; nil without Twilio credentials
+	web      *webchat.Handler // the web chat, for messages that arrive later
+	desk     *slack.Desk      // the staff desk in Slack; nil when off
+	redis    *redisParts      // what replicas share in Redis; nil without --redis
+	insights *insightsParts   // events, metrics, popular topics (insights.go)
+	ready    []func(context.Context) error
+	closers  []func() error
 }
 
 // cmdServe runs the HTTP server until SIGINT or SIGTERM, then lets
@@ -137,8 +143,17 @@ func newServer(ctx context.Context, cfg *serveConfig, log *slog.Logger) (*server
 	s.store = store
 	s.closers = append(s.closers, store.Close)
 	s.ready = append(s.ready, store.Ping)
-	eng, err := dialog.New(dialog.Config{Pack: b.pack, Router: b.router, Catalog: b.catalog, Cases: store,
-		Sessions: dialog.NewMemoryStore(cfg.sessionTTL, nil), Logger: log})
+	desk, err := s.handoffDesk()
+	if err != nil {
+		return nil, err
+	}
+	ec := dialog.Config{Pack: b.pack, Router: b.router, Catalog: b.catalog, Cases: store,
+		Sessions: dialog.NewMemoryStore(cfg.sessionTTL, nil), Handoff: desk, Logger: log}
+	if err := s.useRedis(ctx, &ec); err != nil { // redis.go: shared sessions when --redis is set
+		return nil, err
+	}
+	s.useInsights(ctx, &ec) // insights.go: events kept, metrics, popular topics
+	eng, err := dialog.New(ec)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +167,7 @@ func newServer(ctx context.Context, cfg *serveConfig, log *slog.Logger) (*server
 	if err := s.mount(ctx, mux); err != nil {
 		return nil, err
 	}
-	s.handler = recoverer(log, accessLog(log, mux))
+	s.handler = recoverer(log, accessLog(log, s.observe(mux))) // observe: insights.go
 	return s, nil
 }
 

@@ -45,12 +45,13 @@ func (s *server) mountTwilio(ctx context.Context, mux *http.ServeMux) error {
 	}
 	verify := twilio.NewVerifier(vc)
 
-	texts, err := sms.New(sms.Config{Engine: s.engine, OptOuts: optOuts, Logger: s.log.With("channel", "sms")})
+	texts, err := sms.New(sms.Config{Engine: s.engine, OptOuts: optOuts, Limiter: s.smsLimiter(), Logger: s.log.With("channel", "sms")})
 	if err != nil {
 		return err
 	}
 	texts.Mount(mux, verify.Wrap)
-	calls, err := voice.New(voice.Config{Engine: s.engine, AgentNumber: cfg.agentNumber, Logger: s.log.With("channel", "voice")})
+	calls, err := voice.New(voice.Config{Engine: s.engine, AgentNumber: cfg.agentNumber, Limiter: s.callLimiter(),
+		Logger: s.log.With("channel", "voice")})
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ import (
 // --dev or an admin token it adds the staff simulator of the SMS and
 // voice channels too.
 func (s *server) mountWeb(ctx context.Context, mux *http.ServeMux) error {
-	h, err := webchat.New(webchat.Config{
+	wc := webchat.Config{
 		Engine:         s.engine,
 		Pack:           s.brain.pack,
 		Catalog:        s.brain.catalog,
@@ -26,7 +26,9 @@ func (s *server) mountWeb(ctx context.Context, mux *http.ServeMux) error {
 		AllowedOrigins: s.cfg.allowedOrigins,
 		SessionTTL:     s.cfg.sessionTTL,
 		Logger:         s.log.With("channel", "web"),
-	})
+	}
+	s.redisWeb(&wc) // redis.go: conversations and event streams shared when --redis is set
+	h, err := webchat.New(wc)
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,7 @@
 //     and if so records it as the holder (SET of the owner key, with a
 //     lease in PX). A waiter looks again when the release makes it the
 //     next in line (a pub/sub wake-up on a channel of its own, so one
-//     waiter looks rather than all) and at least every 50 ms.
+//     waiter looks rather than all) and at least every 200 ms.
 //   - Leases. Every member of the queue, holder or waiter, has a deadline
 //     in a second sorted set and must renew it: waiters on each look,
 //     the holder from a goroutine every third of the lease (5 s) while

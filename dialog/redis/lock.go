@@ -26,7 +26,8 @@ type LockOptions struct {
 	// be longer than the session time to live.
 	CounterTTL time.Duration
 	// Poll is the longest pause between two looks at the queue while
-	// waiting (50 ms); a release also wakes the next in line by pub/sub.
+	// waiting (200 ms): a release wakes the next in line by pub/sub, so
+	// looking is only the fallback for a wake-up lost on the way.
 	Poll time.Duration
 }
 
@@ -84,7 +85,7 @@ func (c *Client) Locker(o LockOptions) *Locker {
 		o.CounterTTL = 2 * time.Hour
 	}
 	if o.Poll <= 0 {
-		o.Poll = 50 * time.Millisecond
+		o.Poll = 200 * time.Millisecond
 	}
 	return &Locker{c: c, opt: o, log: c.log, conv: map[string]*localConv{}}
 }
@@ -155,7 +156,7 @@ func (l *Locker) wait(ctx context.Context, id, token string, keys lockKeys) (int
 	deadline := time.NewTimer(l.opt.MaxWait)
 	defer deadline.Stop()
 	var wake <-chan []byte
-	pause := 2 * time.Millisecond
+	pause := 10 * time.Millisecond
 	enqueue := true
 	for {
 		granted, ticket, err := l.attempt(ctx, token, keys, enqueue)
@@ -198,7 +199,7 @@ func (l *Locker) wait(ctx context.Context, id, token string, keys lockKeys) (int
 				wake = make(chan []byte) // the subscription ended: polling only
 			}
 		case <-timer.C:
-			pause = min(pause*2, l.opt.Poll)
+			pause = min(pause*2, l.opt.Poll, l.opt.Lease/3) // a waiter renews its place as it looks
 		case <-ctx.Done():
 			timer.Stop()
 			l.leave(token, keys)

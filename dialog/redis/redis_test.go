@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -443,6 +444,7 @@ func TestBusFanOut(t *testing.T) {
 	for range 40 {
 		a.Bus().Publish(ctx, "conv3", []byte("x"))
 	}
+	time.Sleep(500 * time.Millisecond) // the messages reach the hub; nobody reads
 	deadline := time.After(3 * time.Second)
 	for n := 0; ; n++ {
 		select {
@@ -704,4 +706,49 @@ func BenchmarkFullReport(b *testing.B) {
 			}, ids)
 		})
 	}
+}
+
+// BenchmarkTurnStorage is what one SMS turn asks of the session parts,
+// without the engine's own work: lock, replay check, load, save,
+// remember the reply, unlock; in memory and on Redis.
+func BenchmarkTurnStorage(b *testing.B) {
+	run := func(b *testing.B, l dialog.Locker, s dialog.SessionStore, r dialog.Replays) {
+		ctx := context.Background()
+		sess := sessiontest.Typical("sms:+15551230000")
+		reply := dialog.Reply{Messages: []dialog.Message{{Text: "Where is it on the road?"}}}
+		s.Save(ctx, sess)
+		b.ReportAllocs()
+		n := 0
+		for b.Loop() {
+			unlock, err := l.Lock(ctx, sess.ID)
+			if err != nil {
+				b.Fatal(err)
+			}
+			id := "SM" + strconv.Itoa(n)
+			if _, _, err := r.Seen(ctx, id); err != nil {
+				b.Fatal(err)
+			}
+			got, err := s.Load(ctx, sess.ID)
+			if err != nil {
+				b.Fatal(err)
+			}
+			got.Turns++
+			if err := s.Save(ctx, got); err != nil {
+				b.Fatal(err)
+			}
+			if err := r.Remember(ctx, id, reply); err != nil {
+				b.Fatal(err)
+			}
+			unlock()
+			n++
+		}
+	}
+	b.Run("memory", func(b *testing.B) {
+		run(b, dialog.NewLocalLocker(), dialog.NewMemoryStore(0, nil), dialog.NewMemoryReplays(0, 0, nil))
+	})
+	b.Run("redis", func(b *testing.B) {
+		a, _ := pair(b)
+		l := a.Locker(LockOptions{})
+		run(b, l, a.Sessions(0, l), a.Replays(0))
+	})
 }

@@ -337,7 +337,8 @@
         await ensure();
         res = await call('POST', '/conversations/' + st.id + '/messages', body);
       }
-      if (res.ok || res.status === 503) {
+      // A 503 or a 429 carries a reply to show: "we're having trouble", "slow down".
+      if (res.ok || res.status === 503 || res.status === 429) {
         showReply(await res.json(), 'assistant', true);
         if (res.ok) schedule(cfg.session_ttl);
       } else {
