@@ -361,3 +361,27 @@ func TestNoUpdatesOnRequest(t *testing.T) {
 		t.Errorf("contact %+v: the number is kept for staff, without updates", got.Contact)
 	}
 }
+
+func TestWebAnswersAskWhetherTheyHelped(t *testing.T) {
+	c := newConv(t, dialog.ChannelWeb)
+	c.say("when is garbage day?")
+	var yes string
+	for _, ch := range c.last.Choices {
+		if strings.HasPrefix(ch.ID, "feedback:yes:") {
+			yes = ch.ID
+		}
+	}
+	if yes == "" {
+		t.Fatalf("no feedback buttons: %+v", c.last.Choices)
+	}
+	c.pick(yes)
+	c.expect(dialog.StateIdle, "thanks for telling us")
+	// SMS answers stay short: no feedback question.
+	s := newConv(t, dialog.ChannelSMS)
+	s.say("when is garbage day?")
+	for _, ch := range s.last.Choices {
+		if strings.HasPrefix(ch.ID, "feedback:") {
+			t.Errorf("SMS answer offers %q", ch.Label)
+		}
+	}
+}

@@ -199,6 +199,13 @@ func (t *turn) answer(id string) {
 		t.reply.Choices = append(t.reply.Choices, Choice{ID: "service:" + code,
 			Label: t.say("choice_report", "service", t.serviceName(code))})
 	}
+	// On the web, buttons ask whether the answer helped, at no cost to
+	// the resident: what did not help shows up on the dashboard.
+	if t.s.Channel == ChannelWeb && t.s.Draft == nil {
+		t.reply.Choices = append(t.reply.Choices,
+			Choice{ID: "feedback:yes:" + a.ID, Label: t.say("feedback_yes")},
+			Choice{ID: "feedback:no:" + a.ID, Label: t.say("feedback_no")})
+	}
 	t.reply.Expect = ExpectText
 	if len(t.reply.Choices) > 0 {
 		t.s.Offered = choiceIDs(t.reply.Choices)
@@ -368,6 +375,17 @@ func (t *turn) chosen(ctx context.Context, id string) error {
 		return t.status(ctx, ref)
 	case "handoff":
 		return t.handoff(ctx, "asked")
+	case "feedback":
+		verdict, article, _ := strings.Cut(ref, ":")
+		helpful := verdict == "yes"
+		t.record(ctx, Event{Type: EventFeedback, Kind: KindAnswer, Target: article, Helpful: &helpful})
+		if helpful {
+			t.add(t.say("feedback_thanks"))
+		} else {
+			t.add(t.say("feedback_sorry"))
+		}
+		t.reply.Expect = ExpectText
+		return nil
 	case "edit":
 		if t.s.Draft != nil {
 			t.s.Asked = ""

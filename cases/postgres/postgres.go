@@ -38,6 +38,7 @@ func Open(ctx context.Context, url, prefix string, now func() time.Time) (*Store
 	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(16)
+	db.SetMaxIdleConns(16) // keep them: bursts would otherwise churn connections
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
