@@ -153,6 +153,9 @@ func newServer(ctx context.Context, cfg *serveConfig, log *slog.Logger) (*server
 		return nil, err
 	}
 	s.useInsights(ctx, &ec) // insights.go: events kept, metrics, popular topics
+	if err := s.useGeocoder(&ec); err != nil { // geocoder.go: the gazetteer, and a map server if set
+		return nil, err
+	}
 	eng, err := dialog.New(ec)
 	if err != nil {
 		return nil, err
