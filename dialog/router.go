@@ -385,7 +385,7 @@ func (rk Ranker) Score(x [RankFeatureCount]float64) float64 {
 var DefaultRanker = Ranker{
 	// coverage, name, phrase, BM25, service+report, article+question, service+question, service,
 	// matched in: name, keywords, questions, text, group, more, through the lexicon
-	3.981, -0.269, 0.32, 3.499, 1.499, 1.631, -1.631, 1.781, 0.56, 0.405, 1.311, 1.453, 0.058, 1.27, 0.728,
+	3.981, -0.269, -0.38, 3.299, 1.499, 1.631, -1.631, 1.781, 0.56, 0.405, 1.311, 1.453, 0.058, 1.27, 0.728,
 }
 
 func hitOf(hits []knowledge.Hit, c Candidate) (knowledge.Hit, bool) {
@@ -412,8 +412,8 @@ type Calibration struct {
 // dev set by `cityline test --calibrate testdata/routing/examplecity.jsonl`;
 // refit it after changing how search scores.
 var DefaultCalibration = Calibration{
-	Bias: -1.383, Coverage: 2.209, Margin: 1.056, Short: -1.011, Name: 0.814, Phrase: 0.179,
-	Fallback: 0.26, Clarify: 0.57, CloseRatio: 0.9,
+	Bias: -0.59, Coverage: 1.278, Margin: 1.343, Short: -1.396, Name: 0.538, Phrase: 0.279,
+	Fallback: 0.41, Clarify: 0.64, CloseRatio: 0.9,
 }
 
 // Confidence is the model's probability that the best candidate is right.

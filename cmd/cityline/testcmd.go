@@ -451,6 +451,8 @@ func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
 func fitRanker(ctx context.Context, b *brain, tcs []testCase) (dialog.Ranker, error) {
 	const n = dialog.RankFeatureCount
 	var diffs [][n]float64
+	// For the top-1 refinement: each message's candidates, the labelled one first.
+	var sets [][][n]float64
 	for _, tc := range tcs {
 		if tc.ID == "" || tc.Kind != dialog.KindAnswer && tc.Kind != dialog.KindService {
 			continue
@@ -469,6 +471,13 @@ func fitRanker(ctx context.Context, b *brain, tcs []testCase) (dialog.Ranker, er
 			continue // not found at all: no ranking can help
 		}
 		xt := target.RankFeatures()
+		set := [][n]float64{xt}
+		for _, c := range d.Candidates {
+			if c.ID != target.ID || c.Kind != target.Kind {
+				set = append(set, c.RankFeatures())
+			}
+		}
+		sets = append(sets, set)
 		for _, c := range d.Candidates {
 			if c.ID == target.ID && c.Kind == target.Kind {
 				continue
@@ -505,5 +514,51 @@ func fitRanker(ctx context.Context, b *brain, tcs []testCase) (dialog.Ranker, er
 	for i := range wts {
 		rk[i] = round3(wts[i])
 	}
-	return rk, nil
+	return refineTop1(rk, sets), nil
+}
+
+// refineTop1 adjusts the weights one at a time while that puts the
+// labelled candidate first for more messages: the logistic fit orders
+// pairs well, but what counts is the best candidate. It starts from the
+// better of the fit and the current weights, and moves in steps small
+// enough not to chase single messages.
+func refineTop1(fit dialog.Ranker, sets [][][dialog.RankFeatureCount]float64) dialog.Ranker {
+	wins := func(rk dialog.Ranker) int {
+		n := 0
+		for _, set := range sets {
+			t := rk.Score(set[0])
+			first := true
+			for _, x := range set[1:] {
+				if rk.Score(x) >= t {
+					first = false
+					break
+				}
+			}
+			if first {
+				n++
+			}
+		}
+		return n
+	}
+	best, bestN := fit, wins(fit)
+	if n := wins(dialog.DefaultRanker); n > bestN {
+		best, bestN = dialog.DefaultRanker, n
+	}
+	for round := 0; round < 20; round++ {
+		improved := false
+		for i := range best {
+			for _, step := range []float64{-0.5, -0.2, 0.2, 0.5} {
+				try := best
+				try[i] = round3(try[i] + step)
+				// Demand a gain of two messages: one is noise.
+				if n := wins(try); n >= bestN+2 {
+					best, bestN, improved = try, n, true
+				}
+			}
+		}
+		if !improved {
+			break
+		}
+	}
+	return best
 }
