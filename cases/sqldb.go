@@ -43,8 +43,12 @@ const caseColumns = `id, ref, idem_key, token, service_code, service_name, statu
 	lat, long, media, attributes, channel, lang, phone, email, first_name, last_name,
 	device_id, account_id, notify, conversation`
 
-func (s *SQLStore) q(query string) string {
-	if !s.Dialect.Dollar {
+func (s *SQLStore) q(query string) string { return Rebind(query, s.Dialect.Dollar) }
+
+// Rebind rewrites ? placeholders as $1, $2... when dollar is true
+// (PostgreSQL); queries here never hold a literal question mark.
+func Rebind(query string, dollar bool) string {
+	if !dollar {
 		return query
 	}
 	var b strings.Builder

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cityline/cityline/dialog"
+	"github.com/cityline/cityline/dialog/sessiontest"
 )
 
 // BenchmarkFullReport runs a whole eight-turn pothole report in process,
@@ -15,7 +16,7 @@ import (
 // -benchmem, allocations per report (divide by 8 for a turn).
 func BenchmarkFullReport(b *testing.B) {
 	p, ix, cat := examplePack(b)
-	d := &desk{}
+	d := &sessiontest.Desk{}
 	// Every iteration reports the same pothole: not a duplicate here.
 	eng, err := dialog.New(dialog.Config{Pack: p, Router: dialog.NewRouter(p, ix, cat), Catalog: cat, Cases: d,
 		Sessions: dialog.NewMemoryStore(30*time.Minute, nil), DuplicateRadius: -1})
@@ -37,7 +38,7 @@ func BenchmarkFullReport(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n*len(turns))/time.Since(start).Seconds(), "turns/s")
-	if len(d.filed()) != n {
-		b.Fatalf("%d reports filed %d cases", n, len(d.filed()))
+	if len(d.All()) != n {
+		b.Fatalf("%d reports filed %d cases", n, len(d.All()))
 	}
 }

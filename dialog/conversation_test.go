@@ -31,7 +31,7 @@ func TestPotholeReportFromStartToReference(t *testing.T) {
 	c.say("about 30")
 	c.expect(dialog.StateConfirming, "12 King Street West", "Dinner plate to car tire size", "In a bike lane", "30",
 		"updates: by text to this number", "shall i send it")
-	if len(c.desk.filed()) != 0 {
+	if len(c.desk.All()) != 0 {
 		t.Fatal("a case was filed before the resident confirmed")
 	}
 	c.say("yes")
@@ -151,7 +151,7 @@ func TestCancelAbandonsTheReport(t *testing.T) {
 	c.say("pothole at 12 king st w")
 	c.say("never mind")
 	c.expect(dialog.StateIdle, "cancelled", "nothing was sent")
-	if n := len(c.desk.filed()); n != 0 {
+	if n := len(c.desk.All()); n != 0 {
 		t.Errorf("%d cases filed after cancel", n)
 	}
 }
@@ -210,7 +210,7 @@ func TestEmergencyOverridesAReportInProgress(t *testing.T) {
 	if !c.last.Messages[0].Emergency {
 		t.Error("the emergency message is not marked as one")
 	}
-	if len(c.desk.filed()) != 0 {
+	if len(c.desk.All()) != 0 {
 		t.Fatal("an emergency must never open a case")
 	}
 	c.say("2")
@@ -250,9 +250,9 @@ func TestStatusByReferenceAndByContact(t *testing.T) {
 	c.expect(dialog.StateIdle, ref, "is open", "Dec 3, 2026")
 
 	// Staff close it; the resident hears what happened, never "fixed".
-	c.desk.cases[0].Status = cases.StatusClosed
-	c.desk.cases[0].StatusNotes = "Crew patched the pothole."
-	c.desk.cases[0].Updated = start.Add(48 * time.Hour)
+	c.desk.All()[0].Status = cases.StatusClosed
+	c.desk.All()[0].StatusNotes = "Crew patched the pothole."
+	c.desk.All()[0].Updated = start.Add(48 * time.Hour)
 	c.say("any update on my pothole?")
 	c.expect(dialog.StateIdle, ref, "was closed on Dec 5, 2026", "Crew patched the pothole.")
 	if strings.Contains(strings.ToLower(c.last.Text()), "fixed") {
@@ -315,7 +315,7 @@ func TestAFailedSubmissionLosesNothing(t *testing.T) {
 	for _, s := range []string{"pothole at 12 king st w", "small", "curb", "skip"} {
 		c.say(s)
 	}
-	c.desk.fail = errDown
+	c.desk.Err = errDown
 	r, err := c.eng.Handle(t.Context(), dialog.Inbound{Channel: c.channel, ConversationID: c.id, Contact: c.contact, Text: "yes"})
 	if err == nil {
 		t.Fatal("want the store error back for the channel to log")
@@ -326,7 +326,7 @@ func TestAFailedSubmissionLosesNothing(t *testing.T) {
 	if r.Case != nil {
 		t.Error("a reference was given for a case that was not stored")
 	}
-	c.desk.fail = nil
+	c.desk.Err = nil
 	c.say("yes")
 	c.expect(dialog.StateIdle, "reference number")
 	c.only()

@@ -3,8 +3,6 @@ package dialog_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,8 +11,8 @@ import (
 	"github.com/cityline/cityline/cases"
 	"github.com/cityline/cityline/dialog"
 	"github.com/cityline/cityline/dialog/locale"
+	"github.com/cityline/cityline/dialog/sessiontest"
 	"github.com/cityline/cityline/knowledge"
-	"github.com/cityline/cityline/knowledge/examplecity"
 	"github.com/cityline/cityline/knowledge/index"
 )
 
@@ -22,31 +20,9 @@ import (
 // joetest drives a bot: one conversation, a controllable clock, a case
 // desk that can fail on purpose.
 
-var (
-	packOnce sync.Once
-	pack     *knowledge.Pack
-	ix       *index.Index
-	catalog  *locale.Catalog
-	packErr  error
-)
-
 func examplePack(t testing.TB) (*knowledge.Pack, *index.Index, *locale.Catalog) {
 	t.Helper()
-	packOnce.Do(func() {
-		pack, packErr = knowledge.Load(examplecity.FS())
-		if packErr != nil {
-			return
-		}
-		ix, packErr = index.Build(pack)
-		if packErr != nil {
-			return
-		}
-		catalog, packErr = locale.New(pack.City.Languages, pack.Messages)
-	})
-	if packErr != nil {
-		t.Fatal(packErr)
-	}
-	return pack, ix, catalog
+	return sessiontest.Example(t)
 }
 
 // clock is a fake time source.
@@ -67,82 +43,11 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// desk is an in-memory case desk that can be told to fail.
-type desk struct {
-	mu        sync.Mutex
-	cases     []*cases.Case
-	followers []string // "REF conversation"
-	fail      error
-}
-
-func (d *desk) Create(_ context.Context, c *cases.Case) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.fail != nil {
-		return d.fail
-	}
-	for _, o := range d.cases {
-		if c.Key != "" && o.Key == c.Key {
-			*c = *o
-			return fmt.Errorf("create: %w", cases.ErrConflict)
-		}
-	}
-	cp := *c
-	cp.ID = int64(len(d.cases) + 4200)
-	cp.Ref = cases.FormatRef("EX", cp.ID)
-	d.cases = append(d.cases, &cp)
-	*c = cp
-	return nil
-}
-
-func (d *desk) Get(_ context.Context, ref string) (*cases.Case, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, c := range d.cases {
-		if c.Ref == cases.NormalizeRef(ref) {
-			cp := *c
-			return &cp, nil
-		}
-	}
-	return nil, fmt.Errorf("get %s: %w", ref, cases.ErrNotFound)
-}
-
-func (d *desk) List(_ context.Context, f cases.Filter) ([]*cases.Case, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	var out []*cases.Case
-	for i := len(d.cases) - 1; i >= 0; i-- {
-		c := d.cases[i]
-		switch {
-		case f.Phone != "" && c.Contact.Phone != f.Phone:
-		case len(f.ServiceCodes) > 0 && !slices.Contains(f.ServiceCodes, c.ServiceCode):
-		case f.Status != "" && c.Status != f.Status:
-		case f.Near != nil && (c.Location == nil || cases.DistanceM(*f.Near, *c.Location) > f.RadiusM):
-		default:
-			out = append(out, c)
-		}
-	}
-	return out, nil
-}
-
-func (d *desk) Follow(_ context.Context, ref string, f cases.Follower) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.followers = append(d.followers, ref+" "+f.Conversation)
-	return nil
-}
-
-func (d *desk) filed() []*cases.Case {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return append([]*cases.Case(nil), d.cases...)
-}
-
 // conv is one scripted conversation.
 type conv struct {
 	t       *testing.T
 	eng     *dialog.Engine
-	desk    *desk
+	desk    *sessiontest.Desk
 	clock   *clock
 	id      string
 	channel string
@@ -164,7 +69,7 @@ func mustZone(name string) *time.Location {
 func newConv(t *testing.T, channel string) *conv {
 	t.Helper()
 	p, ix, cat := examplePack(t)
-	c := &conv{t: t, desk: &desk{}, clock: &clock{t: start}, id: t.Name(), channel: channel}
+	c := &conv{t: t, desk: &sessiontest.Desk{}, clock: &clock{t: start}, id: t.Name(), channel: channel}
 	if channel == dialog.ChannelSMS || channel == dialog.ChannelVoice {
 		c.contact = "+15550001234"
 	}
@@ -223,7 +128,7 @@ func (c *conv) expect(state string, snippets ...string) {
 
 func (c *conv) only() *cases.Case {
 	c.t.Helper()
-	filed := c.desk.filed()
+	filed := c.desk.All()
 	if len(filed) != 1 {
 		c.t.Fatalf("%d cases filed, want 1", len(filed))
 	}

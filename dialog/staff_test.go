@@ -90,8 +90,8 @@ func TestStaffFileTheDraftAndKeepTheConversation(t *testing.T) {
 	if c.last.Silent || len(c.last.Messages) == 0 {
 		t.Errorf("the assistant does not answer after staff closed: %+v", c.last)
 	}
-	if len(c.desk.filed()) != 1 {
-		t.Errorf("%d cases filed, want 1", len(c.desk.filed()))
+	if len(c.desk.All()) != 1 {
+		t.Errorf("%d cases filed, want 1", len(c.desk.All()))
 	}
 }
 

@@ -203,11 +203,11 @@ func TestDuplicatesAreOffered(t *testing.T) {
 	c.expect(dialog.StateCollecting, "already reported", existing.Ref, "Dec 2, 2026", "follow")
 	c.say("yes")
 	c.expect(dialog.StateIdle, "following "+existing.Ref)
-	if n := len(c.desk.filed()); n != 1 {
+	if n := len(c.desk.All()); n != 1 {
 		t.Errorf("%d cases after following, want the one that was there", n)
 	}
-	if len(c.desk.followers) != 1 || !strings.HasPrefix(c.desk.followers[0], existing.Ref+" ") {
-		t.Errorf("followers %v", c.desk.followers)
+	if len(c.desk.Followers) != 1 || !strings.HasPrefix(c.desk.Followers[0], existing.Ref+" ") {
+		t.Errorf("followers %v", c.desk.Followers)
 	}
 
 	// Saying no files a new case as usual.

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -119,22 +118,7 @@ func (st *Store) loadKey(ctx context.Context) ([]byte, error) {
 }
 
 // q rewrites ? placeholders as $1, $2... for PostgreSQL.
-func (st *Store) q(query string) string {
-	if !st.dialect.Dollar {
-		return query
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
+func (st *Store) q(query string) string { return cases.Rebind(query, st.dialect.Dollar) }
 
 func (st *Store) wrap(op string, err error) error {
 	if err == nil {

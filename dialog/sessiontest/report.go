@@ -23,9 +23,9 @@ var (
 	brainErr  error
 )
 
-// Engine returns an engine over the embedded Example City pack and a
-// fresh Desk; edit sets its session parts (Sessions, Locker, Replays).
-func Engine(tb testing.TB, edit func(*dialog.Config)) (*dialog.Engine, *Desk) {
+// Example returns the embedded Example City pack, its index and
+// catalogue, built once for all tests of a process.
+func Example(tb testing.TB) (*knowledge.Pack, *index.Index, *locale.Catalog) {
 	tb.Helper()
 	brainOnce.Do(func() {
 		brainPack, brainErr = knowledge.Load(examplecity.FS())
@@ -40,8 +40,18 @@ func Engine(tb testing.TB, edit func(*dialog.Config)) (*dialog.Engine, *Desk) {
 	if brainErr != nil {
 		tb.Fatal(brainErr)
 	}
+	return brainPack, brainIx, brainCat
+}
+
+// Engine returns an engine over the embedded Example City pack and a
+// fresh Desk; edit sets its session parts (Sessions, Locker, Replays).
+// Every report of a benchmark is at the same place, so the duplicate
+// check is off unless edit turns it on.
+func Engine(tb testing.TB, edit func(*dialog.Config)) (*dialog.Engine, *Desk) {
+	tb.Helper()
+	p, ix, cat := Example(tb)
 	d := &Desk{}
-	cfg := dialog.Config{Pack: brainPack, Router: dialog.NewRouter(brainPack, brainIx, brainCat), Catalog: brainCat, Cases: d}
+	cfg := dialog.Config{Pack: p, Router: dialog.NewRouter(p, ix, cat), Catalog: cat, Cases: d, DuplicateRadius: -1}
 	if edit != nil {
 		edit(&cfg)
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -238,10 +239,16 @@ func mustJSON(t testing.TB, v any) string {
 	return string(b)
 }
 
-// Desk is a case desk in memory, for engines under test.
+// Desk is a case desk in memory, for engines under test: it files, finds
+// and lists cases like the real stores (by phone, service, status and
+// place), keeps followers, and fails on demand.
 type Desk struct {
 	mu    sync.Mutex
 	cases []*cases.Case
+	// Err, when set, is what Create returns: a store that is down.
+	Err error
+	// Followers records "REF conversation" for each Follow.
+	Followers []string
 }
 
 // Create implements dialog.CaseDesk; a repeated key is a conflict, as in
@@ -249,6 +256,9 @@ type Desk struct {
 func (d *Desk) Create(_ context.Context, c *cases.Case) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.Err != nil {
+		return d.Err
+	}
 	for _, o := range d.cases {
 		if c.Key != "" && o.Key == c.Key {
 			*c = *o
@@ -276,23 +286,40 @@ func (d *Desk) Get(_ context.Context, ref string) (*cases.Case, error) {
 	return nil, fmt.Errorf("get %s: %w", ref, cases.ErrNotFound)
 }
 
-// List implements dialog.CaseDesk. It does not search by place: a Near
-// filter finds nothing, so a report is never taken for a duplicate of
-// the one before (every benchmark report is at the same address).
+// List implements dialog.CaseDesk, newest first.
 func (d *Desk) List(_ context.Context, f cases.Filter) ([]*cases.Case, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var out []*cases.Case
-	if f.Near != nil {
-		return nil, nil
-	}
 	for i := len(d.cases) - 1; i >= 0; i-- {
-		if f.Phone == "" || d.cases[i].Contact.Phone == f.Phone {
-			cp := *d.cases[i]
+		c := d.cases[i]
+		switch {
+		case f.Phone != "" && c.Contact.Phone != f.Phone:
+		case len(f.ServiceCodes) > 0 && !slices.Contains(f.ServiceCodes, c.ServiceCode):
+		case f.Status != "" && c.Status != f.Status:
+		case f.Near != nil && (c.Location == nil || cases.DistanceM(*f.Near, *c.Location) > f.RadiusM):
+		default:
+			cp := *c
 			out = append(out, &cp)
 		}
 	}
 	return out, nil
+}
+
+// Follow adds a follower to a case.
+func (d *Desk) Follow(_ context.Context, ref string, f cases.Follower) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.Followers = append(d.Followers, ref+" "+f.Conversation)
+	return nil
+}
+
+// All returns the cases filed, oldest first; tests may change them as
+// staff would.
+func (d *Desk) All() []*cases.Case {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.cases)
 }
 
 // Filed is how many cases were filed.
