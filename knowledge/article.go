@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
@@ -21,6 +22,22 @@ var markdown = goldmark.New()
 func parseArticle(data []byte) (*Article, int, error) {
 	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
+	if !utf8.Valid(data) {
+		// Often a file saved as Windows-1252 or Latin-1: its accents
+		// would reach residents as garbage, so the pack says where.
+		line := 1
+		for len(data) > 0 {
+			r, size := utf8.DecodeRune(data)
+			if r == utf8.RuneError && size <= 1 {
+				break
+			}
+			if r == '\n' {
+				line++
+			}
+			data = data[size:]
+		}
+		return nil, line, errors.New("not UTF-8: save the file as UTF-8")
+	}
 	if !bytes.HasPrefix(data, []byte("---\n")) {
 		return nil, 1, errors.New("no front matter: the file must start with a line \"---\"")
 	}

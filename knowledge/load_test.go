@@ -71,6 +71,7 @@ func TestBrokenPackReportsEveryProblem(t *testing.T) {
 		{"articles/dup-2.md", `duplicate article id "same-id"`},
 		{"articles/dup-1.md", `names service "P9"`},
 		{"articles/empty.md", "the answer is empty"},
+		{"articles/latin1.md", "not UTF-8"},
 		{"city.yaml", `popular topic "no-such-topic"`},
 	}
 	for _, w := range want {

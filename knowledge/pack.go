@@ -55,10 +55,10 @@ type City struct {
 	OfficeHours     []Hours  `yaml:"office_hours"`
 	// Neighbours are places residents may mean that are not the city,
 	// with whom to contact there.
-	Neighbours []Neighbour `yaml:"neighbours"`
-	Popular         []string `yaml:"popular"`
-	Greeting        Text     `yaml:"greeting"`
-	EmergencyNotice Text     `yaml:"emergency_notice"`
+	Neighbours      []Neighbour `yaml:"neighbours"`
+	Popular         []string    `yaml:"popular"`
+	Greeting        Text        `yaml:"greeting"`
+	EmergencyNotice Text        `yaml:"emergency_notice"`
 
 	loc *time.Location
 }
