@@ -6,11 +6,14 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -39,6 +42,9 @@ type Store struct {
 	log     *slog.Logger
 	key     []byte
 	lowConf float64
+
+	fullMu sync.Mutex
+	full   *sql.Stmt // the insert of a full batch of events (SQLite)
 }
 
 // Config are a Store's dependencies. DB is required.
@@ -51,7 +57,11 @@ type Config struct {
 	// in which days are counted (UTC without it).
 	Pack *knowledge.Pack
 	// LowConfidence is the confidence under which an answer counts as a
-	// guess in the figures (0.4 when zero).
+	// guess in the figures. When zero it is the router's clarify
+	// threshold: an answer under it was given only because no second
+	// candidate came close, so it is the one most worth checking. (The
+	// router never answers under its fallback threshold, so a fixed
+	// lower figure would count nothing.)
 	LowConfidence float64
 	Now           func() time.Time
 	Logger        *slog.Logger
@@ -75,7 +85,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		st.loc = cfg.Pack.City.Location()
 	}
 	if st.lowConf <= 0 {
-		st.lowConf = 0.4
+		st.lowConf = dialog.DefaultCalibration.Clarify
 	}
 	key, err := st.loadKey(ctx)
 	if err != nil {
@@ -193,23 +203,100 @@ const insertBatch = 200
 
 // Insert writes events now, in as few statements as it can. The Sink
 // calls it from its goroutine; tests and tools may call it directly.
+//
+// On SQLite, where one connection does all the writing, the batch holds
+// that connection as briefly as it can: the rows are made ready first,
+// the statement is prepared once, and the events are committed without
+// waiting for the disk (synchronous NORMAL, for this transaction only).
+// They are statistics, and the next case committed (synchronous FULL)
+// syncs them anyway. So residents filing cases never queue long behind
+// a batch of events.
 func (st *Store) Insert(ctx context.Context, evs ...dialog.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	var chunks [][]any
 	for len(evs) > 0 {
 		n := min(len(evs), insertBatch)
-		var b strings.Builder
-		b.WriteString(`INSERT INTO events (` + eventColumns + `) VALUES `)
 		args := make([]any, 0, n*eventParams)
-		for i, ev := range evs[:n] {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?)")
+		for _, ev := range evs[:n] {
 			args = append(args, st.args(ev)...)
 		}
-		if _, err := st.db.ExecContext(ctx, st.q(b.String()), args...); err != nil {
-			return st.wrap("insert events", err)
-		}
+		chunks = append(chunks, args)
 		evs = evs[n:]
 	}
-	return nil
+	if st.dialect.Name != "sqlite" {
+		for _, args := range chunks {
+			if _, err := st.db.ExecContext(ctx, st.insertSQL(len(args)/eventParams), args...); err != nil {
+				return st.wrap("insert events", err)
+			}
+		}
+		return nil
+	}
+	full, err := st.fullBatch(ctx)
+	if err != nil {
+		return st.wrap("insert events", err)
+	}
+	conn, err := st.db.Conn(ctx)
+	if err != nil {
+		return st.wrap("insert events", err)
+	}
+	defer conn.Close()
+	var level int
+	if err := conn.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&level); err != nil {
+		return st.wrap("insert events", err)
+	}
+	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
+		return st.wrap("insert events", err)
+	}
+	defer func() {
+		// Never hand the connection back lax: cases are written on it.
+		if _, err := conn.ExecContext(context.Background(), `PRAGMA synchronous = `+strconv.Itoa(level)); err != nil {
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return st.wrap("insert events", err)
+	}
+	defer tx.Rollback()
+	for _, args := range chunks {
+		if len(args) == insertBatch*eventParams {
+			_, err = tx.StmtContext(ctx, full).ExecContext(ctx, args...)
+		} else {
+			_, err = tx.ExecContext(ctx, st.insertSQL(len(args)/eventParams), args...)
+		}
+		if err != nil {
+			return st.wrap("insert events", err)
+		}
+	}
+	return st.wrap("insert events", tx.Commit())
+}
+
+// insertSQL is the statement that inserts n events.
+func (st *Store) insertSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO events (` + eventColumns + `) VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?)")
+	}
+	return st.q(b.String())
+}
+
+// fullBatch is the statement inserting insertBatch events, prepared once
+// (before a connection is taken for the batch: SQLite has only one).
+func (st *Store) fullBatch(ctx context.Context) (*sql.Stmt, error) {
+	st.fullMu.Lock()
+	defer st.fullMu.Unlock()
+	if st.full == nil {
+		full, err := st.db.PrepareContext(ctx, st.insertSQL(insertBatch))
+		if err != nil {
+			return nil, err
+		}
+		st.full = full
+	}
+	return st.full, nil
 }
