@@ -35,8 +35,8 @@ func (s *SQLStore) Follow(ctx context.Context, ref string, f Follower) error {
 
 // Followers lists who follows the case ref.
 func (s *SQLStore) Followers(ctx context.Context, ref string) ([]Follower, error) {
-	rows, err := s.DB.QueryContext(ctx, s.q(`SELECT f.conversation, f.channel, f.lang, f.phone, f.email, f.notify, f.since
-		FROM followers f JOIN cases c ON c.id = f.case_id WHERE c.ref = ? ORDER BY f.since`), NormalizeRef(ref))
+	rows, err := s.query(ctx, s.reads(), `SELECT f.conversation, f.channel, f.lang, f.phone, f.email, f.notify, f.since
+		FROM followers f JOIN cases c ON c.id = f.case_id WHERE c.ref = ? ORDER BY f.since`, NormalizeRef(ref))
 	if err != nil {
 		return nil, s.wrap("followers "+ref, err)
 	}

@@ -34,7 +34,7 @@ func (s *SQLStore) SetOptOut(ctx context.Context, address string, out bool) erro
 // OptedOut reports whether address has opted out of messages.
 func (s *SQLStore) OptedOut(ctx context.Context, address string) (bool, error) {
 	var one int
-	err := s.DB.QueryRowContext(ctx, s.q(`SELECT 1 FROM optouts WHERE address = ?`),
+	err := s.queryRow(ctx, s.reads(), `SELECT 1 FROM optouts WHERE address = ?`,
 		strings.TrimSpace(address)).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -18,7 +19,13 @@ import (
 // Keeping one implementation means one behaviour: the same contract tests
 // pass on both.
 type SQLStore struct {
-	DB      *sql.DB
+	DB *sql.DB
+	// Reads, when set, answers the queries that only read (cases,
+	// opt-outs, followers, handoff threads) while DB does all the writing.
+	// SQLite in WAL mode lets readers run beside its one writer, so a
+	// resident's message never waits behind another resident's case
+	// being synced to disk. Nil: DB does both.
+	Reads   *sql.DB
 	Dialect Dialect
 	Prefix  string           // reference prefix, EX in EX-004211
 	Now     func() time.Time // the clock
@@ -26,6 +33,128 @@ type SQLStore struct {
 	// queue is on in upstream mode: Create then also queues each new
 	// case for the city's upstream Open311 server (see upstream.go).
 	queue atomic.Bool
+
+	// GroupCommit files cases created at the same time in one
+	// transaction (see createGrouped); sqlite.Open turns it on.
+	GroupCommit bool
+	groupOnce   sync.Once
+	group       chan *pendingCreate
+	groupStop   chan struct{}
+	groupDone   chan struct{}
+	stopOnce    sync.Once
+
+	// stmts are the prepared statements of the frequent queries, on
+	// SQLite, whose driver would otherwise compile each query every time
+	// (pgx keeps its own cache).
+	stmts  sync.Map // stmtKey -> *sql.Stmt
+	nstmts atomic.Int32
+}
+
+type stmtKey struct {
+	db    *sql.DB
+	query string
+}
+
+// maxStmts bounds the prepared statements kept (a List with a long list of
+// references is a query of its own).
+const maxStmts = 64
+
+// reads is the database queries that only read go to.
+func (s *SQLStore) reads() *sql.DB {
+	if s.Reads != nil {
+		return s.Reads
+	}
+	return s.DB
+}
+
+// stmt returns query prepared on db, once, when statements are kept;
+// nil otherwise (the caller then runs the query directly).
+func (s *SQLStore) stmt(ctx context.Context, db *sql.DB, query string) *sql.Stmt {
+	if s.Dialect.Name != "sqlite" {
+		return nil
+	}
+	key := stmtKey{db, query}
+	if v, ok := s.stmts.Load(key); ok {
+		return v.(*sql.Stmt)
+	}
+	if s.nstmts.Load() >= maxStmts {
+		return nil
+	}
+	st, err := db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil // the query run directly reports it
+	}
+	if v, loaded := s.stmts.LoadOrStore(key, st); loaded {
+		st.Close()
+		return v.(*sql.Stmt)
+	}
+	s.nstmts.Add(1)
+	return st
+}
+
+// queryRow runs a one-row query on db.
+func (s *SQLStore) queryRow(ctx context.Context, db *sql.DB, query string, args ...any) *sql.Row {
+	query = s.q(query)
+	if st := s.stmt(ctx, db, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return db.QueryRowContext(ctx, query, args...)
+}
+
+// query runs a query on db.
+func (s *SQLStore) query(ctx context.Context, db *sql.DB, query string, args ...any) (*sql.Rows, error) {
+	query = s.q(query)
+	if st := s.stmt(ctx, db, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return db.QueryContext(ctx, query, args...)
+}
+
+// prepared returns query's statement on db when it has been prepared.
+func (s *SQLStore) prepared(db *sql.DB, query string) *sql.Stmt {
+	if v, ok := s.stmts.Load(stmtKey{db, query}); ok {
+		return v.(*sql.Stmt)
+	}
+	return nil
+}
+
+// Statements Create runs in its transaction. A transaction holds
+// SQLite's one writing connection, so they cannot be prepared meanwhile:
+// PrepareWrites prepares them beforehand.
+const (
+	insertCase = `INSERT INTO cases (idem_key, token, service_code, service_name,
+		status, status_notes, description, agency, notice, requested, updated, expected, address,
+		address_id, zipcode, lat, long, media, attributes, channel, lang, phone, email, first_name,
+		last_name, device_id, account_id, notify, conversation)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT (idem_key) DO NOTHING RETURNING id`
+	setCaseRef = `UPDATE cases SET ref = ? WHERE id = ?`
+)
+
+// PrepareWrites prepares the statements that file a case, on SQLite;
+// sqlite.Open calls it. Without it they are compiled on every use.
+func (s *SQLStore) PrepareWrites(ctx context.Context) {
+	for _, q := range []string{insertCase, setCaseRef} {
+		s.stmt(ctx, s.DB, s.q(q))
+	}
+}
+
+// txQueryRow runs a one-row query in tx (a transaction on DB).
+func (s *SQLStore) txQueryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
+	query = s.q(query)
+	if st := s.prepared(s.DB, query); st != nil {
+		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, query, args...)
+}
+
+// txExec runs a statement in tx (a transaction on DB).
+func (s *SQLStore) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	query = s.q(query)
+	if st := s.prepared(s.DB, query); st != nil {
+		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, query, args...)
 }
 
 // Dialect is what differs between SQL databases.
@@ -103,22 +232,43 @@ func (s *SQLStore) Create(ctx context.Context, c *Case) error {
 	if c.Updated.IsZero() {
 		c.Updated = c.Requested
 	}
-	var lat, long any
-	if c.Location != nil {
-		lat, long = c.Location.Lat, c.Location.Long
+	if s.GroupCommit {
+		return s.createGrouped(ctx, c, now)
 	}
+	return s.createOne(ctx, c, now)
+}
+
+// createOne files one case in a transaction of its own.
+func (s *SQLStore) createOne(ctx context.Context, c *Case, now time.Time) error {
 	tx, err := s.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return s.wrap("create case", err)
 	}
 	defer tx.Rollback()
-	var id int64
-	err = tx.QueryRowContext(ctx, s.q(`INSERT INTO cases (idem_key, token, service_code, service_name,
-		status, status_notes, description, agency, notice, requested, updated, expected, address,
-		address_id, zipcode, lat, long, media, attributes, channel, lang, phone, email, first_name,
-		last_name, device_id, account_id, notify, conversation)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-		ON CONFLICT (idem_key) DO NOTHING RETURNING id`),
+	id, ref, err := s.insert(ctx, tx, c, now)
+	if errors.Is(err, sql.ErrNoRows) {
+		// The same submission was filed before: hand back that case.
+		tx.Rollback()
+		return s.existing(ctx, c)
+	}
+	if err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return s.wrap("create case: commit", err)
+	}
+	c.ID, c.Ref = id, ref
+	return nil
+}
+
+// insert writes c in tx: the row, its reference, and in upstream mode
+// its place in the outbox. sql.ErrNoRows: a case with c's key exists.
+func (s *SQLStore) insert(ctx context.Context, tx *sql.Tx, c *Case, now time.Time) (id int64, ref string, err error) {
+	var lat, long any
+	if c.Location != nil {
+		lat, long = c.Location.Lat, c.Location.Long
+	}
+	err = s.txQueryRow(ctx, tx, insertCase,
 		nullString(c.Key), nullString(c.Token), c.ServiceCode, c.ServiceName, string(c.Status),
 		c.StatusNotes, c.Description, c.Agency, c.Notice, FormatTime(c.Requested), FormatTime(c.Updated),
 		FormatTime(c.Expected), c.Address, c.AddressID, c.Zipcode, lat, long, EncodeJSON(c.MediaURLs),
@@ -126,39 +276,170 @@ func (s *SQLStore) Create(ctx context.Context, c *Case) error {
 		c.Contact.LastName, c.Contact.DeviceID, c.Contact.AccountID, boolInt(c.Contact.Notify), c.Conversation,
 	).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
-		// The same submission was filed before: hand back that case.
-		tx.Rollback()
-		existing, err := s.one(ctx, "WHERE idem_key = ?", c.Key)
-		if err != nil {
-			return s.wrap("create case: find existing", err)
-		}
-		*c = *existing
-		return fmt.Errorf("create case: key %q: %w", c.Key, ErrConflict)
+		return 0, "", err
 	}
 	if err != nil {
-		return s.wrap("create case", err)
+		return 0, "", s.wrap("create case", err)
 	}
-	ref := FormatRef(s.Prefix, id)
+	ref = FormatRef(s.Prefix, id)
 	if c.Token != "" && c.Ref == "" {
 		ref = "" // batch: the reference comes later
 	}
 	if ref != "" {
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE cases SET ref = ? WHERE id = ?`), ref, id); err != nil {
-			return s.wrap("create case: set reference", err)
+		if _, err := s.txExec(ctx, tx, setCaseRef, ref, id); err != nil {
+			return 0, "", s.wrap("create case: set reference", err)
 		}
 	}
 	if s.queue.Load() {
 		// In the same transaction: a case is never stored without being
 		// queued for the upstream, nor queued without being stored.
 		if err := s.enqueue(ctx, tx, id, c.Status, now); err != nil {
-			return s.wrap("create case: queue for upstream", err)
+			return 0, "", s.wrap("create case: queue for upstream", err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return s.wrap("create case: commit", err)
+	return id, ref, nil
+}
+
+// existing hands back, as c, the case filed before with c's key.
+func (s *SQLStore) existing(ctx context.Context, c *Case) error {
+	existing, err := s.one(ctx, "WHERE idem_key = ?", c.Key)
+	if err != nil {
+		return s.wrap("create case: find existing", err)
 	}
-	c.ID, c.Ref = id, ref
-	return nil
+	*c = *existing
+	return fmt.Errorf("create case: key %q: %w", c.Key, ErrConflict)
+}
+
+// Group commit. SQLite has one writer, and a commit in synchronous FULL
+// waits for the disk. Filed one by one, cases queue for the writing
+// connection, each handed over to the next waiter in turn; on a busy
+// machine every handover waits for the waiter to be scheduled, and the
+// queue grows. With GroupCommit, cases filed at the same time go in one
+// transaction: one goroutine takes every case waiting, writes them all,
+// commits once, and answers each. Each Create still returns only once its
+// case is committed to disk. If anything in a group fails, the group is
+// rolled back and each of its cases is filed alone, so one bad case
+// never fails another.
+
+// maxGroup bounds the cases of one transaction.
+const maxGroup = 64
+
+type pendingCreate struct {
+	ctx  context.Context
+	c    *Case
+	now  time.Time
+	done chan error
+}
+
+func (s *SQLStore) createGrouped(ctx context.Context, c *Case, now time.Time) error {
+	s.groupOnce.Do(func() {
+		s.group = make(chan *pendingCreate)
+		s.groupStop = make(chan struct{})
+		s.groupDone = make(chan struct{})
+		go s.groupCommits()
+	})
+	if s.group == nil { // closed before the first case
+		return fmt.Errorf("create case: %w: the store is closed", ErrUnavailable)
+	}
+	p := &pendingCreate{ctx: ctx, c: c, now: now, done: make(chan error, 1)}
+	select {
+	case s.group <- p:
+	case <-ctx.Done():
+		return s.wrap("create case", ctx.Err())
+	case <-s.groupStop:
+		return fmt.Errorf("create case: %w: the store is closed", ErrUnavailable)
+	}
+	// Once taken, the case is written whatever becomes of ctx: the answer
+	// says what happened to it.
+	return <-p.done
+}
+
+// groupCommits takes the cases waiting and writes each group in one
+// transaction, until the store closes.
+func (s *SQLStore) groupCommits() {
+	defer close(s.groupDone)
+	for {
+		var first *pendingCreate
+		select {
+		case first = <-s.group:
+		case <-s.groupStop:
+			return
+		}
+		group := []*pendingCreate{first}
+	more:
+		for len(group) < maxGroup {
+			select {
+			case p := <-s.group:
+				group = append(group, p)
+			default:
+				break more
+			}
+		}
+		s.commitGroup(group)
+	}
+}
+
+func (s *SQLStore) commitGroup(group []*pendingCreate) {
+	// Cases whose filer gave up before the group was written are not filed.
+	live := group[:0]
+	for _, p := range group {
+		if err := p.ctx.Err(); err != nil {
+			p.done <- s.wrap("create case", err)
+			continue
+		}
+		live = append(live, p)
+	}
+	if len(live) == 0 {
+		return
+	}
+	if len(live) == 1 {
+		p := live[0]
+		p.done <- s.createOne(context.WithoutCancel(p.ctx), p.c, p.now)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	type result struct {
+		id       int64
+		ref      string
+		conflict bool
+	}
+	results := make([]result, len(live))
+	err := func() error {
+		tx, err := s.DB.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		for i, p := range live {
+			id, ref, err := s.insert(ctx, tx, p.c, p.now)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				results[i].conflict = true
+			case err != nil:
+				return err
+			default:
+				results[i] = result{id: id, ref: ref}
+			}
+		}
+		return tx.Commit()
+	}()
+	if err != nil {
+		// Something in the group failed: file each case alone, so that
+		// each gets its own answer.
+		for _, p := range live {
+			p.done <- s.createOne(context.WithoutCancel(p.ctx), p.c, p.now)
+		}
+		return
+	}
+	for i, p := range live {
+		if results[i].conflict {
+			p.done <- s.existing(ctx, p.c)
+			continue
+		}
+		p.c.ID, p.c.Ref = results[i].id, results[i].ref
+		p.done <- nil
+	}
 }
 
 func boolInt(b bool) int {
@@ -210,7 +491,7 @@ func (s *SQLStore) ResolveToken(ctx context.Context, token string) (*Case, error
 }
 
 func (s *SQLStore) one(ctx context.Context, where string, args ...any) (*Case, error) {
-	row := s.DB.QueryRowContext(ctx, s.q(`SELECT `+caseColumns+` FROM cases `+where), args...)
+	row := s.queryRow(ctx, s.reads(), `SELECT `+caseColumns+` FROM cases `+where, args...)
 	c, err := scanCase(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
@@ -295,6 +576,12 @@ func (s *SQLStore) List(ctx context.Context, f Filter) ([]*Case, error) {
 		}
 	}
 	query := `SELECT ` + caseColumns + ` FROM cases`
+	if s.Dialect.Name == "sqlite" && f.Near != nil && f.RadiusM > 0 && len(f.ServiceCodes) > 0 && len(f.Refs) == 0 {
+		// Near a place, for given services (duplicate detection): without
+		// statistics SQLite would rather read every case of the services
+		// in date order than the few near the place.
+		query += ` INDEXED BY cases_service_place`
+	}
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -308,7 +595,7 @@ func (s *SQLStore) List(ctx context.Context, f Filter) ([]*Case, error) {
 		query += " LIMIT ? OFFSET ?"
 		args = append(args, limit, f.Offset)
 	}
-	rows, err := s.DB.QueryContext(ctx, s.q(query), args...)
+	rows, err := s.query(ctx, s.reads(), query, args...)
 	if err != nil {
 		return nil, s.wrap("list cases", err)
 	}
@@ -414,7 +701,24 @@ func (s *SQLStore) Ping(ctx context.Context) error {
 }
 
 // Close implements Store.
-func (s *SQLStore) Close() error { return s.DB.Close() }
+func (s *SQLStore) Close() error {
+	s.stopOnce.Do(func() {
+		s.groupOnce.Do(func() {}) // no group commits start after this
+		if s.groupStop != nil {
+			close(s.groupStop)
+			<-s.groupDone
+		}
+	})
+	s.stmts.Range(func(_, v any) bool {
+		v.(*sql.Stmt).Close()
+		return true
+	})
+	var err error
+	if s.Reads != nil {
+		err = s.Reads.Close()
+	}
+	return errors.Join(s.DB.Close(), err)
+}
 
 // Migrate applies the numbered .sql files of fsys (001_name.sql, ...) not
 // yet applied, each in its own transaction, recording them in

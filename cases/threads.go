@@ -66,7 +66,7 @@ func (s *SQLStore) OpenThread(ctx context.Context, t Thread) error {
 
 // Thread returns the thread with id, or ErrNotFound.
 func (s *SQLStore) Thread(ctx context.Context, id string) (Thread, error) {
-	t, err := scanThread(s.DB.QueryRowContext(ctx, s.q(`SELECT `+threadColumns+` FROM handoff_threads WHERE thread = ?`), id))
+	t, err := scanThread(s.queryRow(ctx, s.reads(), `SELECT `+threadColumns+` FROM handoff_threads WHERE thread = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Thread{}, fmt.Errorf("thread %s: %w", id, ErrNotFound)
 	}

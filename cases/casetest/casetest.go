@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -770,7 +771,9 @@ func testPingClose(t *testing.T, s cases.Store) {
 	}
 }
 
-// Bench runs the store benchmarks: Create (one case a loop) and Get (by
+// Bench runs the store benchmarks: Create (one case a loop), Create64
+// (64 residents filing at once, as on a busy morning: the store's own
+// concurrency, group commit on SQLite, is what it measures) and Get (by
 // reference, among 1,000 cases). open returns a fresh empty store and
 // closes it with b.Cleanup.
 func Bench(b *testing.B, open func(b *testing.B) cases.Store) {
@@ -784,6 +787,21 @@ func Bench(b *testing.B, open func(b *testing.B) cases.Store) {
 				b.Fatal(err)
 			}
 		}
+	})
+	b.Run("Create64", func(b *testing.B) {
+		s := open(b)
+		b.ReportAllocs()
+		b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0))) // 64 goroutines
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				c := fullCase()
+				c.Key = ""
+				if err := s.Create(b.Context(), c); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
 	})
 	b.Run("Get", func(b *testing.B) {
 		s := open(b)

@@ -1,7 +1,8 @@
 // Package sqlite is the embedded case store: cases.Store on a SQLite file
 // through the pure-Go modernc.org/sqlite driver, in WAL mode with full
 // synchronous commits, so a case is on disk before its reference number is
-// told to anyone.
+// told to anyone. One connection writes; a few more read beside it, as WAL
+// allows, so reads never queue behind a commit.
 package sqlite
 
 import (
@@ -56,5 +57,25 @@ func Open(ctx context.Context, path, prefix string, now func() time.Time) (*Stor
 		db.Close()
 		return nil, fmt.Errorf("open case store %s: %w", path, err)
 	}
-	return &Store{SQLStore: cases.SQLStore{DB: db, Dialect: cases.Dialect{Name: "sqlite"}, Prefix: prefix, Now: now}}, nil
+	// Readers: in WAL mode they see every committed write and never wait
+	// for the writer, whose commits wait for the disk.
+	reads, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)&_pragma=foreign_keys(ON)")
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open case store %s: %w", path, err)
+	}
+	reads.SetMaxOpenConns(readers)
+	reads.SetMaxIdleConns(readers)
+	if err := reads.PingContext(ctx); err != nil {
+		reads.Close()
+		db.Close()
+		return nil, fmt.Errorf("open case store %s: %w", path, err)
+	}
+	st := &Store{SQLStore: cases.SQLStore{DB: db, Reads: reads, Dialect: cases.Dialect{Name: "sqlite"}, Prefix: prefix, Now: now,
+		GroupCommit: true}}
+	st.PrepareWrites(ctx)
+	return st, nil
 }
+
+// readers is how many connections read at once.
+const readers = 4
