@@ -45,6 +45,7 @@ type Gazetteer struct {
 	bounded  bool
 	types    map[string]bool   // street type words, every language
 	dirs     map[string]string // direction words -> compass code, every language
+	keys     [][]streetKey     // each street segment's names, reduced (keyOf), made once
 }
 
 // NewGazetteer returns the local geocoder; nil when the pack has no
@@ -62,6 +63,13 @@ func NewGazetteer(p *knowledge.Pack, cat *locale.Catalog) *Gazetteer {
 		for w, c := range l.WordMap("direction_codes") {
 			g.dirs[w] = c
 		}
+	}
+	for _, st := range p.Gazetteer.Streets {
+		var ks []streetKey
+		for _, n := range st.Names() {
+			ks = append(ks, g.keyOf(strings.Fields(Normalize(n))))
+		}
+		g.keys = append(g.keys, ks)
 	}
 	if lo, hi, ok := p.Gazetteer.Bounds(); ok {
 		// A margin of about two kilometres: the gazetteer's points are on
@@ -157,8 +165,7 @@ func (g *Gazetteer) streets(l *locale.Lang, words []string) []streetKey {
 	var found []scored
 	for i, s := range g.g.Streets {
 		best := 0
-		for _, n := range s.Names() {
-			k := g.keyOf(strings.Fields(Normalize(n)))
+		for _, k := range g.keys[i] {
 			sc := nameScore(q.name, k.name)
 			if sc == 0 {
 				continue

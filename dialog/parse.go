@@ -335,8 +335,12 @@ func sameWord(w, nw string) bool {
 
 func levenshtein(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
+	var bufs [2][24]int // most words fit: no allocation
+	prev, cur := bufs[0][:0], bufs[1][:0]
+	if len(rb)+1 > len(bufs[0]) {
+		prev, cur = make([]int, 0, len(rb)+1), make([]int, 0, len(rb)+1)
+	}
+	prev, cur = prev[:len(rb)+1], cur[:len(rb)+1]
 	for j := range prev {
 		prev[j] = j
 	}

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/cityline/cityline/cases"
 	"github.com/cityline/cityline/dialog/locale"
@@ -24,6 +26,9 @@ var (
 	measureRE = regexp.MustCompile(`^(cm|mm|m|km|ft|feet|foot|inch|inches|in|metres?|meters?|centimet(re|er)s?|days?|hours?|weeks?|minutes?|mins?|am|pm|h|x|times|percent|kg|lbs?|pounds|bags?|items?|years?|months?|dollars?|people|cars?|trees?)$`)
 )
 
+// placeSeparators read "Main/King" and "Main @ King" as "Main & King".
+var placeSeparators = strings.NewReplacer("/", " & ", "@", " & ")
+
 // ParsePlace reads a reply to "where is it?". whole is true when the reply
 // is only the place (so "Queen and Spadina" is enough); false when looking
 // for a place inside a longer message.
@@ -36,7 +41,7 @@ func ParsePlace(l *locale.Lang, text string, whole bool) (Place, bool) {
 		}
 	}
 	// "Main/5th" and "Main @ 5th" are intersections, in any language.
-	norm := Normalize(strings.NewReplacer("/", " & ", "@", " & ").Replace(text))
+	norm := Normalize(placeSeparators.Replace(text))
 	words := spokenNumbers(l, strings.Fields(norm))
 	if len(words) == 0 || (whole && l.IsOneOf("not_place", norm)) {
 		return Place{}, false
@@ -380,5 +385,8 @@ func title(w string) string {
 	if isOrdinal(w) {
 		return w
 	}
-	return strings.ToUpper(w[:1]) + w[1:]
+	// By rune: a word may start with a letter of more than one byte
+	// ("łąkowa"); cutting it would put invalid UTF-8 in the address.
+	r, size := utf8.DecodeRuneInString(w)
+	return string(unicode.ToUpper(r)) + w[size:]
 }

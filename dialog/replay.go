@@ -3,6 +3,7 @@ package dialog
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"sync"
 	"time"
 )
@@ -67,6 +68,19 @@ func (m *MemoryReplays) Seen(_ context.Context, key string) (Reply, bool, error)
 // Remember implements Replays.
 func (m *MemoryReplays) Remember(_ context.Context, key string, r Reply) error {
 	r.Decision = nil // not needed to answer a retry
+	// Nor are articles' pages: the platforms that retry (SMS, WhatsApp,
+	// voice) say an article's short text. Up to max replies are kept for a
+	// day, so what each holds counts.
+	if hasPage(r.Messages) {
+		r.Messages = slices.Clone(r.Messages)
+		for i, msg := range r.Messages {
+			if msg.Article != nil && msg.Article.HTML != "" {
+				a := *msg.Article
+				a.HTML = ""
+				r.Messages[i].Article = &a
+			}
+		}
+	}
 	data, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -82,4 +96,13 @@ func (m *MemoryReplays) Remember(_ context.Context, key string, r Reply) error {
 		m.order = m.order[1:]
 	}
 	return nil
+}
+
+func hasPage(ms []Message) bool {
+	for _, m := range ms {
+		if m.Article != nil && m.Article.HTML != "" {
+			return true
+		}
+	}
+	return false
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/looplab/fsm"
 )
@@ -62,7 +63,9 @@ func (s *Session) fire(ctx context.Context, event string) error {
 		}
 		return nil
 	}
-	m := fsm.NewFSM(s.State, transitions, nil)
+	m := machines.Get().(*fsm.FSM)
+	defer machines.Put(m)
+	m.SetState(s.State)
 	err := m.Event(ctx, event)
 	var same fsm.NoTransitionError
 	if err != nil && !errors.As(err, &same) {
@@ -71,5 +74,10 @@ func (s *Session) fire(ctx context.Context, event string) error {
 	s.State = m.Current()
 	return nil
 }
+
+// machines are state machines of the transitions, reused: building one
+// is most of what a transition costs. Each is set to the session's state
+// before use.
+var machines = sync.Pool{New: func() any { return fsm.NewFSM(StateIdle, transitions, nil) }}
 
 var errBadTransition = errors.New("bad transition")

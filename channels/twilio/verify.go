@@ -9,13 +9,19 @@ package twilio
 
 import (
 	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
 	"errors"
 	"io"
 	"log/slog"
 	"mime"
 	"net/http"
-	"net/url"
+	neturl "net/url"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/twilio/twilio-go/client"
 )
@@ -32,6 +38,7 @@ const MaxWebhookBytes = 1 << 20
 // called and the POST parameters.
 type Verifier struct {
 	rv        client.RequestValidator
+	token     []byte
 	hasToken  bool
 	publicURL string
 	unsigned  func(*http.Request) bool
@@ -61,7 +68,7 @@ func NewVerifier(cfg VerifierConfig) *Verifier {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Verifier{rv: client.NewRequestValidator(cfg.AuthToken), hasToken: cfg.AuthToken != "",
+	return &Verifier{rv: client.NewRequestValidator(cfg.AuthToken), token: []byte(cfg.AuthToken), hasToken: cfg.AuthToken != "",
 		publicURL: strings.TrimRight(cfg.PublicURL, "/"), unsigned: cfg.Unsigned, log: log}
 }
 
@@ -79,12 +86,62 @@ func (v *Verifier) URL(r *http.Request) string {
 	return base + r.URL.RequestURI()
 }
 
+// TurnWait bounds a turn started by a webhook: Twilio gives up on a
+// webhook after 15 seconds.
+const TurnWait = 14 * time.Second
+
+// TurnContext is the context of the turn a webhook starts. It does not end
+// when Twilio's connection does: a turn begun is finished (a case being
+// filed is filed, the conversation saved), and a retry of the webhook
+// then gets its reply. It ends after TurnWait.
+func TurnContext(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(r.Context()), TurnWait)
+}
+
 // Valid reports whether signature is Twilio's for a POST of body to url.
 func (v *Verifier) Valid(url string, body []byte, signature string) bool {
+	form, err := neturl.ParseQuery(string(body))
+	if err != nil {
+		form = nil
+	}
+	return v.valid(url, form, body, signature)
+}
+
+// valid is Valid with the body's form already read (nil when it could
+// not be). twilio-go's RequestValidator decides; the usual case is
+// settled first with one HMAC of our own: the signature over the URL as
+// given and the first value of each parameter is one of the two
+// twilio-go accepts (it also tries the URL with the port added or
+// removed), so when that one matches, twilio-go's answer is yes too.
+func (v *Verifier) valid(url string, form neturl.Values, body []byte, signature string) bool {
 	if !v.hasToken || signature == "" {
 		return false
 	}
+	if form != nil && !strings.Contains(url, "bodySHA256") {
+		if u, err := neturl.Parse(url); err == nil && u.Query().Get("bodySHA256") == "" &&
+			hmac.Equal([]byte(v.sign(url, form)), []byte(signature)) {
+			return true
+		}
+	}
 	return v.rv.ValidateBody(url, body, signature)
+}
+
+// sign is the signature twilio-go computes for url and form without
+// changing the URL's port: base64 HMAC-SHA1 of the URL and, by sorted
+// name, each parameter's name and first value.
+func (v *Verifier) sign(url string, form neturl.Values) string {
+	names := make([]string, 0, len(form))
+	for k := range form {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	mac := hmac.New(sha1.New, v.token)
+	io.WriteString(mac, url)
+	for _, k := range names {
+		io.WriteString(mac, k)
+		io.WriteString(mac, form[k][0])
+	}
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
 
 // Wrap admits only requests Twilio signed: a missing or wrong signature
@@ -109,7 +166,7 @@ func (v *Verifier) Wrap(next http.Handler) http.Handler {
 				return
 			}
 		}
-		form, err := url.ParseQuery(string(body))
+		form, err := neturl.ParseQuery(string(body))
 		if err != nil {
 			http.Error(w, "malformed form body\n", http.StatusBadRequest)
 			return
@@ -117,7 +174,7 @@ func (v *Verifier) Wrap(next http.Handler) http.Handler {
 		sig := r.Header.Get(SignatureHeader)
 		switch {
 		case sig != "" && v.hasToken:
-			if !v.Valid(v.URL(r), body, sig) {
+			if !v.valid(v.URL(r), form, body, sig) {
 				v.log.Warn("twilio webhook refused: signature does not match", "path", r.URL.Path,
 					"hint", "check TWILIO_AUTH_TOKEN and that CITYLINE_PUBLIC_URL is the URL set in the Twilio console")
 				http.Error(w, "invalid Twilio signature\n", http.StatusForbidden)

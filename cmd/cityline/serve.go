@@ -152,7 +152,7 @@ func newServer(ctx context.Context, cfg *serveConfig, log *slog.Logger) (*server
 	if err := s.useRedis(ctx, &ec); err != nil { // redis.go: shared sessions when --redis is set
 		return nil, err
 	}
-	s.useInsights(ctx, &ec) // insights.go: events kept, metrics, popular topics
+	s.useInsights(ctx, &ec)                    // insights.go: events kept, metrics, popular topics
 	if err := s.useGeocoder(&ec); err != nil { // geocoder.go: the gazetteer, and a map server if set
 		return nil, err
 	}
@@ -271,6 +271,10 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // carry contact details), status and duration.
 func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !log.Enabled(r.Context(), slog.LevelDebug) {
+			next.ServeHTTP(w, r) // nothing would be logged: no wrapper, no clock
+			return
+		}
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)

@@ -40,9 +40,63 @@ type Lang struct {
 }
 
 // Patterns is a list of regular expressions matched against normalised
-// text (lower case, no accents, punctuation turned to spaces).
+// text (lower case, no accents, punctuation turned to spaces). Each has a
+// prefilter (prefilter.go): the words one of which any match contains.
+// One pass over a text finds which prefilters it satisfies, and only
+// those patterns run.
 type Patterns struct {
-	res []*regexp.Regexp
+	res    []*regexp.Regexp
+	pre    []prefilter
+	ix     *literalIndex // nil: each prefilter is checked on its own
+	always uint64        // the patterns without a prefilter
+}
+
+// add compiles a pattern, matched on word boundaries.
+func (p *Patterns) add(s string) error {
+	expr := `(?:^|\b)(?:` + s + `)(?:\b|$)`
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return err
+	}
+	p.res = append(p.res, re)
+	p.pre = append(p.pre, newPrefilter(expr))
+	p.ix = nil
+	return nil
+}
+
+// index builds the literal index once every pattern is added.
+func (p *Patterns) index() {
+	p.ix = newLiteralIndex(p.pre)
+	p.always = 0
+	for i, pre := range p.pre {
+		if pre == nil && i < 64 {
+			p.always |= 1 << i
+		}
+	}
+}
+
+// candidates is the set of the first 64 patterns (bit i for pattern i)
+// that may match s.
+func (p *Patterns) candidates(s string) uint64 {
+	if p.ix != nil {
+		return p.ix.scan(s) | p.always
+	}
+	var set uint64
+	for i := range min(len(p.pre), 64) {
+		if p.pre[i].mayMatch(s) {
+			set |= 1 << i
+		}
+	}
+	return set
+}
+
+// may reports whether pattern i may match s, of which set are the
+// candidates.
+func (p *Patterns) may(set uint64, i int, s string) bool {
+	if i < 64 {
+		return set&(1<<i) != 0
+	}
+	return p.pre[i].mayMatch(s)
 }
 
 // Match reports whether any pattern matches.
@@ -50,8 +104,9 @@ func (p *Patterns) Match(norm string) bool {
 	if p == nil {
 		return false
 	}
-	for _, re := range p.res {
-		if re.MatchString(norm) {
+	set := p.candidates(norm)
+	for i, re := range p.res {
+		if p.may(set, i, norm) && re.MatchString(norm) {
 			return true
 		}
 	}
@@ -63,7 +118,11 @@ func (p *Patterns) Find(norm string) string {
 	if p == nil {
 		return ""
 	}
-	for _, re := range p.res {
+	set := p.candidates(norm)
+	for i, re := range p.res {
+		if !p.may(set, i, norm) {
+			continue
+		}
 		if m := re.FindString(norm); m != "" {
 			return m
 		}
@@ -76,8 +135,14 @@ func (p *Patterns) Remove(norm string) string {
 	if p == nil {
 		return norm
 	}
-	for _, re := range p.res {
-		norm = re.ReplaceAllString(norm, " ")
+	set := p.candidates(norm)
+	for i, re := range p.res {
+		if p.may(set, i, norm) {
+			if out := re.ReplaceAllString(norm, " "); out != norm {
+				norm = out
+				set = p.candidates(norm) // the text changed: so may what matches
+			}
+		}
 	}
 	return norm
 }
@@ -161,12 +226,11 @@ func load(code string) (*Lang, error) {
 	for name, list := range f.Intents {
 		p := &Patterns{}
 		for _, s := range list {
-			re, err := regexp.Compile(`(?:^|\b)(?:` + s + `)(?:\b|$)`)
-			if err != nil {
+			if err := p.add(s); err != nil {
 				return nil, fmt.Errorf("locale %s: intent %s: %w", code, name, err)
 			}
-			p.res = append(p.res, re)
 		}
+		p.index()
 		l.Intents[name] = p
 	}
 	return l, nil
@@ -242,16 +306,40 @@ func (c *Catalog) T(lang, key string, vars ...string) string {
 	return Fill(msg, vars...)
 }
 
-// Fill replaces {name} placeholders with values given as name, value pairs.
+// Fill replaces {name} placeholders with values given as name, value
+// pairs, in one pass from the left; when a name is given twice the first
+// value counts. (It is what strings.NewReplacer would do with the pairs,
+// without building a replacer for every message.)
 func Fill(msg string, vars ...string) string {
 	if len(vars) == 0 || !strings.Contains(msg, "{") {
 		return msg
 	}
-	pairs := make([]string, 0, len(vars))
-	for i := 0; i+1 < len(vars); i += 2 {
-		pairs = append(pairs, "{"+vars[i]+"}", vars[i+1])
+	var b strings.Builder
+	b.Grow(len(msg) + 32)
+	for {
+		i := strings.IndexByte(msg, '{')
+		if i < 0 {
+			break
+		}
+		b.WriteString(msg[:i])
+		msg = msg[i:]
+		found := false
+		for j := 0; j+1 < len(vars); j += 2 {
+			name := vars[j]
+			if len(msg) >= len(name)+2 && msg[len(name)+1] == '}' && msg[1:len(name)+1] == name {
+				b.WriteString(vars[j+1])
+				msg = msg[len(name)+2:]
+				found = true
+				break
+			}
+		}
+		if !found {
+			b.WriteByte('{')
+			msg = msg[1:]
+		}
 	}
-	return strings.NewReplacer(pairs...).Replace(msg)
+	b.WriteString(msg)
+	return b.String()
 }
 
 // Intent returns the patterns of an intent ("emergency", "handoff", ...).

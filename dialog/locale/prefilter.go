@@ -229,3 +229,104 @@ func dedupe(s []string) []string {
 	slices.Sort(s)
 	return slices.Compact(s)
 }
+
+// literalIndex finds, in one pass over a text, which patterns' prefilters
+// it satisfies: an Aho-Corasick automaton over all their literals. With
+// the tens of patterns of an intent it costs far less than a
+// strings.Contains for each literal.
+type literalIndex struct {
+	root  [256]int32 // the root's moves, complete: a text starts anywhere
+	edges [][]edge   // the other nodes' moves
+	fail  []int32
+	out   []uint64 // the patterns (bit i for pattern i) whose literal ends at the node, fail links included
+}
+
+type edge struct {
+	b  byte
+	to int32
+}
+
+// newLiteralIndex indexes the prefilters of up to 64 patterns; nil when
+// there are more (each pattern then checks its own).
+func newLiteralIndex(pre []prefilter) *literalIndex {
+	if len(pre) > 64 {
+		return nil
+	}
+	ix := &literalIndex{edges: [][]edge{nil}, fail: []int32{0}, out: []uint64{0}}
+	for i, p := range pre {
+		for _, lit := range p {
+			n := int32(0)
+			for j := 0; j < len(lit); j++ {
+				next := ix.next(n, lit[j])
+				if next < 0 {
+					next = int32(len(ix.edges))
+					ix.edges = append(ix.edges, nil)
+					ix.fail = append(ix.fail, 0)
+					ix.out = append(ix.out, 0)
+					ix.edges[n] = append(ix.edges[n], edge{lit[j], next})
+				}
+				n = next
+			}
+			ix.out[n] |= 1 << i
+		}
+	}
+	// Failure links, breadth first; the root's moves are made complete.
+	var queue []int32
+	for b := range 256 {
+		if to := ix.next(0, byte(b)); to > 0 {
+			ix.root[b] = to
+			queue = append(queue, to)
+		}
+	}
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		for _, e := range ix.edges[n] {
+			f := ix.fail[n]
+			for f != 0 && ix.next(f, e.b) < 0 {
+				f = ix.fail[f]
+			}
+			if to := ix.move(f, e.b); to != e.to {
+				ix.fail[e.to] = to
+			}
+			ix.out[e.to] |= ix.out[ix.fail[e.to]]
+			queue = append(queue, e.to)
+		}
+	}
+	return ix
+}
+
+// next is n's own move on b, or -1 (the root's moves before completion).
+func (ix *literalIndex) next(n int32, b byte) int32 {
+	for _, e := range ix.edges[n] {
+		if e.b == b {
+			return e.to
+		}
+	}
+	return -1
+}
+
+// move is the automaton's move from n on b, following failure links.
+func (ix *literalIndex) move(n int32, b byte) int32 {
+	for {
+		if n == 0 {
+			return ix.root[b]
+		}
+		if to := ix.next(n, b); to >= 0 {
+			return to
+		}
+		n = ix.fail[n]
+	}
+}
+
+// scan returns the set of patterns (bit i for pattern i) one of whose
+// literals s contains.
+func (ix *literalIndex) scan(s string) uint64 {
+	var found uint64
+	n := int32(0)
+	for i := 0; i < len(s); i++ {
+		n = ix.move(n, s[i])
+		found |= ix.out[n]
+	}
+	return found
+}

@@ -74,16 +74,15 @@ type langIndex struct {
 type doc struct {
 	kind, id string
 	fields   [6]map[string]bool // analysed terms of each field, in the order of fields
+	first    map[string]int     // each term's first field (the one best matched), for ranking
 	name     []string           // the name's terms
 	phrases  [][]string         // name, keywords and questions, each as terms
 }
 
 // best is the weight of the best field containing t, or 0.
 func (d *doc) best(t string) float64 {
-	for i, f := range d.fields {
-		if f[t] {
-			return fields[i].match
-		}
+	if i, ok := d.first[t]; ok {
+		return fields[i].match
 	}
 	return 0
 }
@@ -199,7 +198,7 @@ func buildLang(p *knowledge.Pack, im *mapping.IndexMappingImpl, lang string) (*l
 	}
 	batch := bi.NewBatch()
 	for _, r := range raws {
-		d := &doc{kind: r.kind, id: r.id}
+		d := &doc{kind: r.kind, id: r.id, first: map[string]int{}}
 		body := map[string]any{}
 		all := map[string]bool{}
 		for i, f := range r.text {
@@ -208,6 +207,9 @@ func buildLang(p *knowledge.Pack, im *mapping.IndexMappingImpl, lang string) (*l
 			for _, t := range terms {
 				d.fields[i][t] = true
 				all[t] = true
+				if _, ok := d.first[t]; !ok {
+					d.first[t] = i
+				}
 			}
 			if i == 0 {
 				d.name = terms
@@ -360,7 +362,7 @@ func (ix *Index) Search(ctx context.Context, text, lang string, limit int) (Resu
 		}
 		w.weight = strongest[w.term]
 		strongest[w.term] = -1 // one clause a term
-		var per []query.Query
+		per := make([]query.Query, 0, len(fields))
 		for _, f := range fields {
 			tq := query.NewTermQuery(w.term)
 			tq.SetField(f.name)
@@ -377,6 +379,7 @@ func (ix *Index) Search(ctx context.Context, text, lang string, limit int) (Resu
 	if err != nil {
 		return res, fmt.Errorf("search: %w", err)
 	}
+	res.Hits = make([]Hit, 0, len(sr.Hits))
 	for _, h := range sr.Hits {
 		d := li.docs[h.ID]
 		cov, where := li.coverage(d, q[:own], q[own:])
@@ -450,11 +453,8 @@ func (li *langIndex) coverage(d *doc, own, related []weighted) (cov float64, whe
 		idf := li.idf(w.term) * w.weight
 		total += idf
 		best, field := 0.0, -1
-		for fi, f := range d.fields {
-			if f[w.term] {
-				best, field = fields[fi].match, fi
-				break
-			}
+		if fi, ok := d.first[w.term]; ok {
+			best, field = fields[fi].match, fi
 		}
 		via := false
 		for _, r := range related {
