@@ -104,7 +104,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, problem+"\n", http.StatusBadRequest)
 		return
 	}
-	bodies := h.handle(r.Context(), in)
+	ctx, cancel := twilio.TurnContext(r)
+	defer cancel()
+	bodies := h.handle(ctx, in)
 	doc, err := twilio.MessagingResponse(bodies...)
 	if err != nil {
 		h.log.Error("sms: build TwiML", "err", err)

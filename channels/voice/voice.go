@@ -144,7 +144,9 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	h.respond(w, h.greet(r.Context(), c, c.sid+"#0", ""), 1)
+	ctx, cancel := twilio.TurnContext(r)
+	defer cancel()
+	h.respond(w, h.greet(ctx, c, c.sid+"#0", ""), 1)
 }
 
 // greet starts the call's conversation: the city's greeting and the
@@ -193,7 +195,8 @@ func (h *Handler) gather(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx := r.Context()
+	ctx, cancel := twilio.TurnContext(r)
+	defer cancel()
 	q := r.URL.Query()
 	n, _ := strconv.Atoi(q.Get("n"))
 	n = max(0, min(n, 100000))
