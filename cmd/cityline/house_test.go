@@ -41,7 +41,8 @@ func TestRulesOfTheHouse(t *testing.T) {
 	for pkg := range imports {
 		for _, dep := range ours(pkg) {
 			switch {
-			case strings.HasPrefix(dep, "cmd/"):
+			case strings.HasPrefix(dep, "cmd/") && !strings.HasPrefix(pkg, "cmd/"):
+				// cmd/cityline may have packages of its own (internal/load).
 				t.Errorf("%s imports %s: nothing imports cmd", pkg, dep)
 			case pkg == "cases" || pkg == "knowledge" && dep != "cases":
 				t.Errorf("%s imports %s: cases imports nothing of ours, knowledge only cases", pkg, dep)

@@ -45,13 +45,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 2
 	}
 	cmds := map[string]func(context.Context, []string, io.Reader, io.Writer, io.Writer) error{
-		"ask":    cmdAsk,
-		"index":  cmdIndex,
-		"test":   cmdTest,
-		"chat":   cmdChat,
-		"case":   cmdCase,
-		"serve":  cmdServe,
-		"report": cmdReport,
+		"ask":      cmdAsk,
+		"index":    cmdIndex,
+		"test":     cmdTest,
+		"chat":     cmdChat,
+		"case":     cmdCase,
+		"serve":    cmdServe,
+		"report":   cmdReport,
+		"loadtest": cmdLoadtest,
 	}
 	name := args[0]
 	if name == "-h" || name == "--help" || name == "help" {
