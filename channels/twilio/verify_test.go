@@ -32,7 +32,7 @@ var docParams = url.Values{
 }
 
 func TestDocumentedSignature(t *testing.T) {
-	if got := twiliotest.Sign(docToken, docURL, docParams); got != docSig {
+	if got := twilio.Sign(docToken, docURL, docParams); got != docSig {
 		t.Errorf("independent signer: got %s, want %s", got, docSig)
 	}
 	v := twilio.NewVerifier(twilio.VerifierConfig{AuthToken: docToken})

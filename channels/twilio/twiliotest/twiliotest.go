@@ -6,9 +6,6 @@
 package twiliotest
 
 import (
-	"crypto/hmac"
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -20,30 +17,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/cityline/cityline/channels/twilio"
 )
 
-// Sign returns X-Twilio-Signature for a POST of params to fullURL: the
-// base64 HMAC-SHA1, keyed with the auth token, of the URL followed by
-// each parameter's name and value, sorted by name.
+// Sign returns X-Twilio-Signature for a POST of params to fullURL
+// (twilio.Sign, here beside the rest a test needs).
 func Sign(authToken, fullURL string, params url.Values) string {
-	var b strings.Builder
-	b.WriteString(fullURL)
-	names := make([]string, 0, len(params))
-	for k := range params {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	for _, k := range names {
-		vals := slices.Clone(params[k])
-		slices.Sort(vals)
-		for _, v := range vals {
-			b.WriteString(k)
-			b.WriteString(v)
-		}
-	}
-	mac := hmac.New(sha1.New, []byte(authToken))
-	mac.Write([]byte(b.String()))
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	return twilio.Sign(authToken, fullURL, params)
 }
 
 // Client posts webhooks to a server the way Twilio does.

@@ -3,9 +3,6 @@ package load
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -13,12 +10,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/cityline/cityline/dialog/locale"
+
+	"github.com/cityline/cityline/channels/twilio"
 )
 
 // msg is what a resident sends: words, or a button pressed (web).
@@ -76,7 +74,7 @@ func (c *smsConv) send(ctx context.Context, m msg) (reply, error) {
 	body, err := post(ctx, r.sms, r.cfg.Base+SMSPath, "application/x-www-form-urlencoded",
 		strings.NewReader(form.Encode()), func(h http.Header) {
 			if r.cfg.AuthToken != "" {
-				h.Set("X-Twilio-Signature", Sign(r.cfg.AuthToken, r.cfg.PublicURL+SMSPath, form))
+				h.Set("X-Twilio-Signature", twilio.Sign(r.cfg.AuthToken, r.cfg.PublicURL+SMSPath, form))
 			}
 		}, http.StatusOK)
 	if err != nil {
@@ -103,30 +101,6 @@ func Webhook(from, body, sid string) url.Values {
 		"MessageSid": {sid}, "AccountSid": {"AC00000000000000000000000000000000"}, "From": {from},
 		"ApiVersion": {"2010-04-01"},
 	}
-}
-
-// Sign is X-Twilio-Signature for a POST of form to fullURL, as Twilio
-// documents it: the base64 HMAC-SHA1, keyed with the auth token, of the
-// URL followed by each parameter's name and value, sorted by name.
-func Sign(authToken, fullURL string, form url.Values) string {
-	var b strings.Builder
-	b.WriteString(fullURL)
-	names := make([]string, 0, len(form))
-	for k := range form {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	for _, k := range names {
-		vals := slices.Clone(form[k])
-		slices.Sort(vals)
-		for _, v := range vals {
-			b.WriteString(k)
-			b.WriteString(v)
-		}
-	}
-	mac := hmac.New(sha1.New, []byte(authToken))
-	io.WriteString(mac, b.String())
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
 
 // ReadTwiML returns the texts of a Messaging TwiML document's <Message>s.

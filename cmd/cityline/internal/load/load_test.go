@@ -1,27 +1,11 @@
 package load
 
 import (
-	"net/url"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"github.com/cityline/cityline/channels/twilio/twiliotest"
 )
-
-// The load generator signs webhooks the way the verifier expects: its own
-// signer agrees with twiliotest's, written from Twilio's documentation.
-func TestSignAgreesWithTwilio(t *testing.T) {
-	form := Webhook("+15551230000", "There's a pothole at 12 King St W", "SM123")
-	if got, want := Sign("token", "https://311.example.city/twilio/sms", form),
-		twiliotest.Sign("token", "https://311.example.city/twilio/sms", form); got != want {
-		t.Errorf("Sign = %s, twiliotest.Sign = %s", got, want)
-	}
-	docParams := url.Values{"CallSid": {"CA1234567890ABCDE"}, "Caller": {"+14158675309"}, "Digits": {"1234"},
-		"From": {"+14158675309"}, "To": {"+18005551212"}}
-	if got := Sign("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", docParams); got != "RSOYDt4T1cUTdK1PDd93/VVr8B8=" {
-		t.Errorf("Twilio's documented example signs to %s", got)
-	}
-}
 
 func TestReadTwiML(t *testing.T) {
 	texts, err := ReadTwiML([]byte(`<?xml version="1.0" encoding="UTF-8"?><Response><Message>One &amp; two</Message>` +
@@ -80,6 +64,25 @@ func TestIsLoopback(t *testing.T) {
 		"https://311.example.city": false, "http://10.0.0.1": false, "::": false} {
 		if got := IsLoopback(u); got != want {
 			t.Errorf("IsLoopback(%q) = %v", u, got)
+		}
+	}
+}
+
+// BenchmarkBare is the yardstick of the Go benchmarks: the bare handler
+// answering one webhook in process, without the network. BENCHMARKS.md
+// gives the other benchmarks as multiples of it, run in the same
+// `go test` invocation.
+func BenchmarkBare(b *testing.B) {
+	h := Bare()
+	body := Webhook("+15551230000", "when is garbage day", "SM123").Encode()
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, "/twilio/sms", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("bare handler answered %d", rec.Code)
 		}
 	}
 }
