@@ -303,11 +303,13 @@ func TestTerminateFinishesTurns(t *testing.T) {
 				switch {
 				case err != nil && errors.As(err, &op) && op.Op == "dial":
 					return // not listening any more: Twilio would retry
-				case err != nil && errors.Is(err, syscall.ECONNRESET):
-					// The kernel had completed the handshake but the
-					// server had not accepted the connection when it
-					// closed its listener: the request was never read,
-					// so no turn began. Twilio retries this too.
+				case err != nil && (errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF)):
+					// The connection was accepted by the kernel (reset when
+					// the listener closed) or by the server at the last
+					// moment (dropped when the process exited): either way
+					// no answer came and no turn began, since the server
+					// waits for every request its handlers have begun.
+					// Twilio retries these too.
 					return
 				case err != nil || status != http.StatusOK || !strings.Contains(doc, "<Message>"):
 					mu.Lock()

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cityline/cityline/cases"
@@ -192,7 +193,8 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 // serve accepts connections until ctx ends, then shuts down gracefully:
 // no new connections, in-flight requests finish (up to shutdownMax).
 func (s *server) serve(ctx context.Context, ln net.Listener, stdout io.Writer) error {
-	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second,
+	var gate gate
+	hs := &http.Server{Handler: gate.wrap(s.handler), ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	// Turns must finish even after the shutdown signal cancelled ctx.
@@ -210,6 +212,13 @@ func (s *server) serve(ctx context.Context, ln net.Listener, stdout io.Writer) e
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.shutdownMax)
 	defer cancel()
 	err := hs.Shutdown(sctx)
+	if err == nil {
+		// Shutdown can return while a connection accepted at the last
+		// moment is starting its request (golang/go#34163): the gate
+		// waits for any request already inside and keeps out the rest,
+		// so no turn is cut off by the process exiting.
+		err = gate.close(sctx)
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		s.log.Warn("shutdown timed out; closing remaining connections")
 		hs.Close()
@@ -219,6 +228,35 @@ func (s *server) serve(ctx context.Context, ln net.Listener, stdout io.Writer) e
 	}
 	s.log.Info("stopped")
 	return nil
+}
+
+// gate lets requests in until it is closed; close waits for those inside.
+// A request arriving after that waits at the gate until the process has
+// exited: it never began, so its sender sees the connection drop and
+// retries (Twilio does), rather than a turn cut off half-way.
+type gate struct{ mu sync.RWMutex }
+
+func (g *gate) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.mu.RLock()
+		defer g.mu.RUnlock()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// close waits until no request is inside, or ctx ends.
+func (g *gate) close(ctx context.Context) error {
+	closed := make(chan struct{})
+	go func() {
+		g.mu.Lock() // never unlocked: the server is stopping
+		close(closed)
+	}()
+	select {
+	case <-closed:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func displayAddr(a net.Addr) string {
