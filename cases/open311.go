@@ -145,6 +145,9 @@ func (a *Attribute) UnmarshalJSON(b []byte) error {
 	*a = Attribute{Variable: true, Code: string(raw.Code), Datatype: strings.ToLower(string(raw.Datatype)),
 		Required: bool(raw.Required), DatatypeDescription: string(raw.DatatypeDescription),
 		Description: string(raw.Description), Values: raw.Values}
+	if len(a.Values) == 0 {
+		a.Values = nil // "values": [] is no values, as omitted is
+	}
 	if raw.Variable != nil {
 		a.Variable = bool(*raw.Variable)
 	}
