@@ -19,7 +19,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -35,6 +34,7 @@ import (
 
 	"github.com/cityline/cityline/cases/sqlite"
 	"github.com/cityline/cityline/dialog"
+	"github.com/cityline/cityline/internal/browsertest"
 	"github.com/cityline/cityline/knowledge/index"
 )
 
@@ -79,51 +79,6 @@ func realServer(t *testing.T, edit func(*Config)) (*httptest.Server, *Handler) {
 		srv.Close()
 	})
 	return srv, h
-}
-
-// chromium finds the browser, or skips the test.
-func chromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("CITYLINE_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Skip("Chromium not found: install it (apt-get install chromium, or .ci/browser-deps.sh) or set CITYLINE_CHROMIUM; skipping the browser tests")
-	return ""
-}
-
-// newBrowser starts a headless Chromium with a fresh profile.
-func newBrowser(t *testing.T) context.Context {
-	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)),
-		chromedp.Headless,
-		chromedp.NoFirstRun,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-	)
-	if os.Geteuid() == 0 {
-		opts = append(opts, chromedp.NoSandbox)
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() {
-		cancel()
-		cancelAlloc()
-	})
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	return ctx
 }
 
 // tab is one page in its own browser context (its own storage).
@@ -258,21 +213,8 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// screenshotDir is where the screenshots go: CITYLINE_SCREENSHOTS, or a
-// new temporary folder that outlives the test.
-var screenshotDir = sync.OnceValues(func() (string, error) {
-	if d := os.Getenv("CITYLINE_SCREENSHOTS"); d != "" {
-		return d, os.MkdirAll(d, 0o755)
-	}
-	return os.MkdirTemp("", "cityline-screenshots-")
-})
-
 func (tb *tab) screenshot(name string) {
 	tb.t.Helper()
-	dir, err := screenshotDir()
-	if err != nil {
-		tb.t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
 	defer cancel()
 	// The newest message in view, as a resident would have it.
@@ -281,11 +223,7 @@ func (tb *tab) screenshot(name string) {
 	if err != nil {
 		tb.t.Fatalf("screenshot: %v", err)
 	}
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		tb.t.Fatal(err)
-	}
-	tb.t.Logf("screenshot: %s", path)
+	browsertest.SaveScreenshot(tb.t, name, png)
 }
 
 // TestBrowserReport: a resident reports a pothole with buttons and
@@ -293,7 +231,7 @@ func (tb *tab) screenshot(name string) {
 // conversation, tracks the request; at 1280 and 375 pixels wide, checked
 // by axe-core.
 func TestBrowserReport(t *testing.T) {
-	bctx := newBrowser(t)
+	bctx := browsertest.New(t)
 	srv, h := realServer(t, nil)
 	tb := newTab(t, bctx, srv.URL)
 	// The reader asks for less motion: no sliding panel, no smooth scroll
@@ -392,7 +330,7 @@ func TestBrowserReport(t *testing.T) {
 		t.Errorf("tracking %s answered %q", ref, last)
 	}
 
-	axe := axeScript(t)
+	axe := browsertest.Axe(t)
 	if axe != "" {
 		tb.checkA11y(axe, "panel open at 1280 px")
 	}
@@ -423,7 +361,7 @@ func TestBrowserReport(t *testing.T) {
 // TestBrowserKeyboard: the same report by keyboard alone, sharing the
 // location through the browser.
 func TestBrowserKeyboard(t *testing.T) {
-	bctx := newBrowser(t)
+	bctx := browsertest.New(t)
 	srv, _ := realServer(t, nil)
 	tb := newTab(t, bctx, srv.URL)
 	lat, long, acc := 44.0502, -79.4530, 10.0 // on King Street West, in Example City
@@ -505,74 +443,17 @@ func (tb *tab) focusVisible() {
 	}
 }
 
-// axeScript returns axe-core's axe.min.js, installing it from npm into the
-// user cache folder when npm is at hand; "" (and a logged reason) when it
-// cannot be had.
-func axeScript(t *testing.T) string {
-	t.Helper()
-	path := os.Getenv("CITYLINE_AXE")
-	if path == "" {
-		cache, err := os.UserCacheDir()
-		if err != nil {
-			cache = os.TempDir()
-		}
-		dir := filepath.Join(cache, "cityline-test")
-		path = filepath.Join(dir, "node_modules", "axe-core", "axe.min.js")
-		if _, err := os.Stat(path); err != nil {
-			if npm, err := exec.LookPath("npm"); err == nil {
-				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-				defer cancel()
-				out, err := exec.CommandContext(ctx, npm, "install", "--prefix", dir, "--no-save", "--no-audit", "--no-fund", "axe-core@4").CombinedOutput()
-				if err != nil {
-					t.Logf("npm install axe-core: %v\n%s", err, out)
-				}
-			}
-		}
-	}
-	src, err := os.ReadFile(path)
-	if err != nil {
-		t.Logf("SKIP accessibility check: axe-core not found at %s (run .ci/browser-deps.sh, or set CITYLINE_AXE to axe.min.js)", path)
-		return ""
-	}
-	return string(src)
-}
-
-// checkA11y runs axe-core on the page: no WCAG 2.1 A or AA violation.
+// checkA11y checks the tab's page with axe-core (browsertest.CheckA11y).
 func (tb *tab) checkA11y(axe, where string) {
 	tb.t.Helper()
-	if !evalJS[bool](tb, `typeof axe !== 'undefined'`) {
-		tb.do("inject axe-core", chromedp.Evaluate[chromedp.Void](axe))
-	}
-	ctx, cancel := context.WithTimeout(tb.ctx, 60*time.Second)
-	defer cancel()
-	out, err := chromedp.Run(ctx, chromedp.Evaluate[string](`axe.run(document, {
-		runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}, resultTypes: ['violations']
-	}).then(r => JSON.stringify({n: r.passes.length, v: r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-		nodes: v.nodes.map(n => n.target.join(' > ') + ': ' + n.failureSummary)}))}))`, chromedp.EvalAwaitPromise))
-	if err != nil {
-		tb.t.Fatalf("axe: %v", err)
-	}
-	var res struct {
-		N int `json:"n"`
-		V []struct {
-			ID, Impact, Help string
-			Nodes            []string
-		} `json:"v"`
-	}
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		tb.t.Fatal(err)
-	}
-	for _, v := range res.V {
-		tb.t.Errorf("axe, %s: %s (%s): %s\n  %s", where, v.ID, v.Impact, v.Help, strings.Join(v.Nodes, "\n  "))
-	}
-	tb.t.Logf("axe, %s: %d rules passed, %d violations", where, res.N, len(res.V))
+	browsertest.CheckA11y(tb.t, tb.ctx, axe, where)
 }
 
 // TestBrowserSessionExpiry: a quiet conversation is warned before it
 // ends, "Continue" keeps it going, and when it does end the resident is
 // told and can start again.
 func TestBrowserSessionExpiry(t *testing.T) {
-	bctx := newBrowser(t)
+	bctx := browsertest.New(t)
 	srv, _ := realServer(t, func(c *Config) { c.SessionTTL = 6 * time.Second }) // warned 3 s before
 	tb := newTab(t, bctx, srv.URL)
 	tb.open()
@@ -581,7 +462,7 @@ func TestBrowserSessionExpiry(t *testing.T) {
 	tb.turn("an answer", func() { tb.do("type", chromedp.SendKeys(input, "When is garbage day?"+kb.Enter)) })
 
 	tb.wait("the warning", `!`+R+`.querySelector('.notice').hidden && `+R+`.querySelector('[role=alert]').textContent.includes('will end in about')`)
-	if axe := axeScript(t); axe != "" {
+	if axe := browsertest.Axe(t); axe != "" {
 		tb.checkA11y(axe, "expiry warning")
 	}
 	tb.tabTo("Continue", true, `a.textContent.trim() === "Continue"`)
