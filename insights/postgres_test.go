@@ -1,21 +1,12 @@
 package insights_test
 
 import (
-	"context"
-	"crypto/rand"
-	"database/sql"
-	"net/url"
-	"os"
 	"reflect"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	_ "github.com/jackc/pgx/v5/stdlib" // the database/sql driver "pgx", for making test databases
-
 	"github.com/cityline/cityline/cases/postgres"
+	"github.com/cityline/cityline/cases/postgres/pgtest"
 	"github.com/cityline/cityline/insights"
 	"github.com/cityline/cityline/insights/insightstest"
 )
@@ -25,58 +16,8 @@ import (
 // when no server is reachable (CITYLINE_TEST_POSTGRES_URL, or the local
 // default).
 
-func postgresURL() string {
-	if u := os.Getenv("CITYLINE_TEST_POSTGRES_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-}
-
-var maintenance = sync.OnceValues(func() (*sql.DB, error) {
-	db, err := sql.Open("pgx", postgresURL())
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
-})
-
-// freshDatabase creates an empty database, dropped when t ends, or skips.
-func freshDatabase(t *testing.T) string {
-	t.Helper()
-	db, err := maintenance()
-	if err != nil {
-		t.Skipf("PostgreSQL is not reachable (%v): start one, or set CITYLINE_TEST_POSTGRES_URL; skipping the PostgreSQL insights test", err)
-	}
-	name := "cityline_insights_" + strings.ToLower(rand.Text()[:16])
-	ident := pgx.Identifier{name}.Sanitize()
-	if _, err := db.ExecContext(t.Context(), "CREATE DATABASE "+ident); err != nil {
-		t.Fatalf("create test database: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)")
-	})
-	u := postgresURL()
-	if !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
-		return u + " dbname=" + name
-	}
-	p, err := url.Parse(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Path, p.RawPath = "/"+name, ""
-	return p.String()
-}
-
 func TestPostgresAgreesWithSQLite(t *testing.T) {
-	u := freshDatabase(t)
+	u := pgtest.FreshDatabase(t)
 	clock := insightstest.NewClock(insightstest.Epoch)
 	st, err := postgres.Open(t.Context(), u, "EX", clock.Now)
 	if err != nil {

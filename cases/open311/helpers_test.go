@@ -2,15 +2,10 @@ package open311_test
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
 	"encoding/json"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +13,7 @@ import (
 	"github.com/cityline/cityline/cases/casetest"
 	"github.com/cityline/cityline/cases/open311"
 	"github.com/cityline/cityline/cases/postgres" // also registers the database/sql driver "pgx"
+	"github.com/cityline/cityline/cases/postgres/pgtest"
 	"github.com/cityline/cityline/cases/sqlite"
 )
 
@@ -60,7 +56,7 @@ func backends() []backend {
 			return open(), open
 		}},
 		{"postgres", func(t testing.TB, clock func() time.Time) (store, func() store) {
-			u := freshDatabase(t)
+			u := pgtest.FreshDatabase(t)
 			open := func() store {
 				s, err := postgres.Open(t.Context(), u, casetest.Prefix, clock)
 				if err != nil {
@@ -72,54 +68,6 @@ func backends() []backend {
 			return open(), open
 		}},
 	}
-}
-
-func serverURL() string {
-	if u := os.Getenv("CITYLINE_TEST_POSTGRES_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-}
-
-var maintenance = sync.OnceValues(func() (*sql.DB, error) {
-	db, err := sql.Open("pgx", serverURL())
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
-})
-
-// freshDatabase creates an empty database for tb, dropped when tb ends,
-// and returns its URL; it skips tb when no PostgreSQL server answers.
-func freshDatabase(tb testing.TB) string {
-	tb.Helper()
-	db, err := maintenance()
-	if err != nil {
-		tb.Skipf("PostgreSQL is not reachable (%v): start one on 127.0.0.1:5432 or set CITYLINE_TEST_POSTGRES_URL", err)
-	}
-	name := "cityline_test_" + strings.ToLower(rand.Text()[:16]) // letters and digits only: safe to quote
-	if _, err := db.ExecContext(tb.Context(), `CREATE DATABASE "`+name+`"`); err != nil {
-		tb.Fatalf("create test database: %v", err)
-	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := db.ExecContext(ctx, `DROP DATABASE IF EXISTS "`+name+`" WITH (FORCE)`); err != nil {
-			tb.Errorf("drop test database %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(serverURL())
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		tb.Skipf("CITYLINE_TEST_POSTGRES_URL must be a postgres:// URL for these tests")
-	}
-	u.Path = "/" + name
-	return u.String()
 }
 
 // catalog is the fixture catalogue in testdata/.

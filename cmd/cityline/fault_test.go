@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/cityline/cityline/cases"
+	"github.com/cityline/cityline/cases/postgres/pgtest"
 	"github.com/cityline/cityline/cases/sqlite"
 	"github.com/cityline/cityline/channels/sms"
 	"github.com/cityline/cityline/channels/twilio/twiliotest"
@@ -356,7 +357,7 @@ func TestPostgresOutage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("takes a database away: run without -short")
 	}
-	pgURL := testPostgresURL(t)
+	pgURL := pgtest.FreshDatabase(t)
 	u, _ := url.Parse(pgURL)
 	dbName := strings.TrimPrefix(u.Path, "/")
 	adminURL := os.Getenv("CITYLINE_TEST_POSTGRES_URL")

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"github.com/cityline/cityline/cases"
+	"github.com/cityline/cityline/cases/postgres/pgtest"
 	"github.com/cityline/cityline/channels/sms"
 	"github.com/cityline/cityline/channels/twilio/twiliotest"
 	"github.com/cityline/cityline/channels/voice"
@@ -78,45 +78,6 @@ func testRedisURL(t *testing.T) string {
 		c.Close()
 	})
 	return u
-}
-
-// testPostgresURL creates an empty database for the test, dropped when it
-// ends (the pattern of cases/postgres's tests).
-func testPostgresURL(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("CITYLINE_TEST_POSTGRES_URL")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
-	db, err := sql.Open("pgx", base) // registered by cases/postgres
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		t.Skipf("PostgreSQL is not reachable: %v\nStart one, or point CITYLINE_TEST_POSTGRES_URL at one.", err)
-	}
-	name := "cityline_test_" + strings.ToLower(rand.Text()[:16])
-	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		db.Close()
-		t.Fatalf("create test database: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
-		}
-		db.Close()
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
 }
 
 // replica is one running `cityline serve`.
@@ -218,7 +179,7 @@ func reportAt(place string) []string {
 // more; and a conversation whose every text reaches both replicas at
 // once still files one case.
 func TestReplicasSMS(t *testing.T) {
-	rs := startReplicas(t, testRedisURL(t), testPostgresURL(t))
+	rs := startReplicas(t, testRedisURL(t), pgtest.FreshDatabase(t))
 
 	from := "+15551230001"
 	var last, lastBody, lastSid string
@@ -268,7 +229,7 @@ func TestReplicasRateLimit(t *testing.T) {
 	saved := smsRate
 	smsRate = rate{3, time.Minute}
 	t.Cleanup(func() { smsRate = saved })
-	rs := startReplicas(t, testRedisURL(t), testPostgresURL(t))
+	rs := startReplicas(t, testRedisURL(t), pgtest.FreshDatabase(t))
 	want := rs[0].srv.engine.Say("en", "rate_limited")
 	for i := range 3 {
 		if got := textSid(t, rs[i%2].tw, "+15551230009", "hello", "SMrl"+strconv.Itoa(i))[0]; got == want {
@@ -352,7 +313,7 @@ func waitEntry(t *testing.T, lines <-chan string, want string) {
 // reply) reaches the event stream they hold at B.
 func TestReplicasWebChat(t *testing.T) {
 	redisURL := testRedisURL(t)
-	rs := startReplicas(t, redisURL, testPostgresURL(t))
+	rs := startReplicas(t, redisURL, pgtest.FreshDatabase(t))
 	id, token := createWeb(t, rs[0].base)
 	var turn struct {
 		Expect string `json:"expect"`
@@ -418,7 +379,7 @@ func TestReplicasBurstOrder(t *testing.T) {
 		t.Skip("-short: 1,000 turns on two replicas")
 	}
 	redisURL := testRedisURL(t)
-	rs := startReplicas(t, redisURL, testPostgresURL(t))
+	rs := startReplicas(t, redisURL, pgtest.FreshDatabase(t))
 	c, err := cityredis.Open(redisURL, cityredis.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -574,7 +535,7 @@ func status(t *testing.T, u string) int {
 // service resumes by itself.
 func TestReplicasRedisRestart(t *testing.T) {
 	addr, stopRedis, startRedis := privateRedis(t)
-	rs := startReplicas(t, "redis://"+addr+"/0", testPostgresURL(t))
+	rs := startReplicas(t, "redis://"+addr+"/0", pgtest.FreshDatabase(t))
 	phoneOutside := rs[0].srv.brain.pack.City.PhoneOutside
 
 	// One report filed, another half way.

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cityline/cityline/cases/postgres/pgtest"
 	"github.com/cityline/cityline/channels/slack"
 	"github.com/cityline/cityline/channels/slack/slackfake"
 	"github.com/cityline/cityline/channels/twilio/twiliotest"
@@ -519,7 +520,7 @@ func TestSlackOff(t *testing.T) {
 // resident's next message, on either, goes to the thread; Close on one
 // hands back on both.
 func TestSlackHandoffAcrossReplicas(t *testing.T) {
-	args := []string{"--redis", testRedisURL(t), "--postgres", testPostgresURL(t)}
+	args := []string{"--redis", testRedisURL(t), "--postgres", pgtest.FreshDatabase(t)}
 	a := startSlackReplica(t, hoursAlwaysOpen, time.Hour, args, nil)
 	b := startSlackReplica(t, hoursAlwaysOpen, time.Hour, args, a)
 	for _, r := range []*slackRig{a, b} {
