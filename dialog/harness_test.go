@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cityline/cityline/cases"
+	"github.com/cityline/cityline/cases/casetest"
 	"github.com/cityline/cityline/dialog"
 	"github.com/cityline/cityline/dialog/locale"
 	"github.com/cityline/cityline/dialog/sessiontest"
@@ -25,30 +25,12 @@ func examplePack(t testing.TB) (*knowledge.Pack, *index.Index, *locale.Catalog) 
 	return sessiontest.Example(t)
 }
 
-// clock is a fake time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // conv is one scripted conversation.
 type conv struct {
 	t       *testing.T
 	eng     *dialog.Engine
 	desk    *sessiontest.Desk
-	clock   *clock
+	clock   *casetest.FakeClock
 	id      string
 	channel string
 	contact string
@@ -69,7 +51,7 @@ func mustZone(name string) *time.Location {
 func newConv(t *testing.T, channel string) *conv {
 	t.Helper()
 	p, ix, cat := examplePack(t)
-	c := &conv{t: t, desk: &sessiontest.Desk{}, clock: &clock{t: start}, id: t.Name(), channel: channel}
+	c := &conv{t: t, desk: &sessiontest.Desk{}, clock: casetest.NewFakeClock(start), id: t.Name(), channel: channel}
 	if channel == dialog.ChannelSMS || channel == dialog.ChannelVoice {
 		c.contact = "+15550001234"
 	}

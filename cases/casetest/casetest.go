@@ -51,6 +51,17 @@ func (c *FakeClock) Now() time.Time {
 	return c.now
 }
 
+// NewFakeClock returns a fake clock at t, for tests of any part that
+// takes a clock.
+func NewFakeClock(t time.Time) *FakeClock { return &FakeClock{now: t} }
+
+// Set puts the clock at t.
+func (c *FakeClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
 // Advance moves the clock forward by d and returns the new time.
 func (c *FakeClock) Advance(d time.Duration) time.Time {
 	c.mu.Lock()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cityline/cityline/cases"
+	"github.com/cityline/cityline/cases/casetest"
 	"github.com/cityline/cityline/cases/sqlite"
 	"github.com/cityline/cityline/channels/slack"
 	"github.com/cityline/cityline/channels/slack/slackfake"
@@ -89,23 +90,6 @@ func (p *people) all() []told {
 	return append([]told(nil), p.got...)
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // rig is a desk and its handler on a test server, with Slack's stand-in,
 // a case store for the threads, a fake engine and fake residents.
 type rig struct {
@@ -115,14 +99,14 @@ type rig struct {
 	store  *sqlite.Store
 	eng    *engine
 	people *people
-	clock  *clock
+	clock  *casetest.FakeClock
 	slack  *slackfake.Client
 }
 
 func newRig(t *testing.T, voice bool) *rig {
 	t.Helper()
 	r := &rig{api: slackfake.NewAPI(t, token), eng: &engine{}, people: &people{},
-		clock: &clock{t: time.Date(2026, 12, 3, 14, 0, 0, 0, time.UTC)}}
+		clock: casetest.NewFakeClock(time.Date(2026, 12, 3, 14, 0, 0, 0, time.UTC))}
 	var err error
 	r.store, err = sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "cases.db"), "EX", r.clock.Now)
 	if err != nil {
@@ -515,7 +499,7 @@ func TestConfig(t *testing.T) {
 }
 
 func TestMemorySeen(t *testing.T) {
-	c := &clock{t: time.Now()}
+	c := casetest.NewFakeClock(time.Now())
 	s := slack.NewMemorySeen(time.Hour, c.Now)
 	ctx := t.Context()
 	if first, _ := s.First(ctx, "Ev1"); !first {

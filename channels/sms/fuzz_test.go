@@ -37,10 +37,7 @@ func FuzzWebhook(f *testing.F) {
 		f.Add(body, true, "")
 		f.Add(body, false, "application/x-www-form-urlencoded; charset=utf-8")
 	}
-	b, err := brainOnce()
-	if err != nil {
-		f.Fatal(err)
-	}
+	b := exampleBrain(f)
 	store, err := sqlite.Open(f.Context(), filepath.Join(f.TempDir(), "cases.db"), b.pack.City.ReferencePrefix, nil)
 	if err != nil {
 		f.Fatal(err)

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,9 +22,8 @@ import (
 	"github.com/cityline/cityline/channels/twilio/twiliotest"
 	"github.com/cityline/cityline/dialog"
 	"github.com/cityline/cityline/dialog/locale"
+	"github.com/cityline/cityline/dialog/sessiontest"
 	"github.com/cityline/cityline/knowledge"
-	"github.com/cityline/cityline/knowledge/examplecity"
-	"github.com/cityline/cityline/knowledge/index"
 )
 
 const (
@@ -38,21 +36,12 @@ const (
 // refRE finds a reference number in a reply.
 var refRE = regexp.MustCompile(`\bEX-\d{6}\b`)
 
-var brainOnce = sync.OnceValues(func() (*brain, error) {
-	p, err := knowledge.Load(examplecity.FS())
-	if err != nil {
-		return nil, err
-	}
-	ix, err := index.Build(p)
-	if err != nil {
-		return nil, err
-	}
-	cat, err := locale.New(p.City.Languages, p.Messages)
-	if err != nil {
-		return nil, err
-	}
-	return &brain{pack: p, router: dialog.NewRouter(p, ix, cat), cat: cat}, nil
-})
+// exampleBrain is Example City (loaded once by sessiontest) with a
+// router over it.
+func exampleBrain(tb testing.TB) *brain {
+	p, ix, cat := sessiontest.Example(tb)
+	return &brain{pack: p, router: dialog.NewRouter(p, ix, cat), cat: cat}
+}
 
 type brain struct {
 	pack   *knowledge.Pack
@@ -92,10 +81,7 @@ func withStaff(d *liveDesk) option { return func(c *dialog.Config) { c.Handoff =
 
 func newServer(t *testing.T, dir string, opts ...option) *server {
 	t.Helper()
-	b, err := brainOnce()
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := exampleBrain(t)
 	store, err := sqlite.Open(t.Context(), filepath.Join(dir, "cases.db"), b.pack.City.ReferencePrefix, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -39,10 +39,7 @@ func (l *firstN) Allow(_ context.Context, key string) (bool, time.Duration, erro
 // polite reply and no turn; HELP and STOP are still answered; a limiter
 // that cannot be reached lets texts through.
 func TestRateLimit(t *testing.T) {
-	b, err := brainOnce()
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := exampleBrain(t)
 	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "cases.db"), b.pack.City.ReferencePrefix, nil)
 	if err != nil {
 		t.Fatal(err)

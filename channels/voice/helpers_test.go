@@ -9,20 +9,19 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cityline/cityline/cases"
+	"github.com/cityline/cityline/cases/casetest"
 	"github.com/cityline/cityline/cases/sqlite"
 	"github.com/cityline/cityline/channels/twilio"
 	"github.com/cityline/cityline/channels/twilio/twiliotest"
 	"github.com/cityline/cityline/dialog"
 	"github.com/cityline/cityline/dialog/locale"
+	"github.com/cityline/cityline/dialog/sessiontest"
 	"github.com/cityline/cityline/knowledge"
-	"github.com/cityline/cityline/knowledge/examplecity"
-	"github.com/cityline/cityline/knowledge/index"
 )
 
 const (
@@ -39,43 +38,17 @@ var (
 	afterHours  = time.Date(2026, 3, 4, 3, 0, 0, 0, time.UTC)  // 22:00 the day before
 )
 
-var brainOnce = sync.OnceValues(func() (*brain, error) {
-	p, err := knowledge.Load(examplecity.FS())
-	if err != nil {
-		return nil, err
-	}
-	ix, err := index.Build(p)
-	if err != nil {
-		return nil, err
-	}
-	cat, err := locale.New(p.City.Languages, p.Messages)
-	if err != nil {
-		return nil, err
-	}
-	return &brain{pack: p, router: dialog.NewRouter(p, ix, cat), cat: cat}, nil
-})
+// exampleBrain is Example City (loaded once by sessiontest) with a
+// router over it.
+func exampleBrain(tb testing.TB) *brain {
+	p, ix, cat := sessiontest.Example(tb)
+	return &brain{pack: p, router: dialog.NewRouter(p, ix, cat), cat: cat}
+}
 
 type brain struct {
 	pack   *knowledge.Pack
 	router *dialog.Router
 	cat    *locale.Catalog
-}
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
 }
 
 // events counts what the engine records.
@@ -89,22 +62,19 @@ type server struct {
 	*twiliotest.Client
 	h      *Handler
 	store  *sqlite.Store
-	clock  *clock
+	clock  *casetest.FakeClock
 	events *events
 }
 
 func newServer(t *testing.T, agent string) *server {
 	t.Helper()
-	b, err := brainOnce()
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := exampleBrain(t)
 	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "cases.db"), b.pack.City.ReferencePrefix, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	clk := &clock{t: officeHours}
+	clk := casetest.NewFakeClock(officeHours)
 	ev := &events{}
 	eng, err := dialog.New(dialog.Config{Pack: b.pack, Router: b.router, Catalog: b.cat, Cases: store,
 		Events: ev, Now: clk.Now})

@@ -232,7 +232,7 @@ func TestCreateRateLimit(t *testing.T) {
 	if rec := create("198.51.100.1"); rec.Code != http.StatusCreated {
 		t.Errorf("another address was limited too: %d", rec.Code)
 	}
-	clk.Add(time.Minute)
+	clk.Advance(time.Minute)
 	if rec := create("203.0.113.7"); rec.Code != http.StatusCreated {
 		t.Errorf("after a minute: %d", rec.Code)
 	}
@@ -245,7 +245,7 @@ func TestExpiryAndKeepAlive(t *testing.T) {
 	id, token := hs.start()
 	auth := []string{"Authorization", "Bearer " + token}
 
-	clk.Add(25 * time.Minute)
+	clk.Advance(25 * time.Minute)
 	var kept struct {
 		ExpiresIn int `json:"expires_in"`
 	}
@@ -256,13 +256,13 @@ func TestExpiryAndKeepAlive(t *testing.T) {
 	if !slices.Equal(eng.touched, []string{"web:" + id}) {
 		t.Errorf("engine sessions touched: %v", eng.touched)
 	}
-	clk.Add(25 * time.Minute) // 50 minutes in, 25 idle: still there
+	clk.Advance(25 * time.Minute) // 50 minutes in, 25 idle: still there
 	var hist historyOut
 	decode(t, hs.request("GET", "/api/v1/conversations/"+id, nil, auth...), http.StatusOK, &hist)
 	if hist.ExpiresIn != 300 {
 		t.Errorf("expires_in %d, want 300", hist.ExpiresIn)
 	}
-	clk.Add(5 * time.Minute)
+	clk.Advance(5 * time.Minute)
 	if code := errorCode(t, hs.send(id, token, `{"text":"hello?"}`), http.StatusNotFound); code != "not_found" {
 		t.Errorf("after 30 idle minutes: %q", code)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cityline/cityline/cases/casetest"
 	"github.com/cityline/cityline/dialog"
 	"github.com/cityline/cityline/dialog/locale"
 	"github.com/cityline/cityline/knowledge"
@@ -88,24 +89,8 @@ func (f *touchEngine) Touch(_ context.Context, id string) error {
 	return nil
 }
 
-// clock is a fake clock tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 12, 4, 14, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+func newClock() *casetest.FakeClock {
+	return casetest.NewFakeClock(time.Date(2026, 12, 4, 14, 0, 0, 0, time.UTC))
 }
 
 // harness is a web chat over a fake engine, served on a real listener.

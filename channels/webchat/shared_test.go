@@ -121,15 +121,15 @@ func TestSharedStore(t *testing.T) {
 		t.Errorf("a photo over the limit: %v, want ErrLimit", err)
 	}
 	// Activity renews the time to live; idleness ends it.
-	clk.Add(20 * time.Minute)
+	clk.Advance(20 * time.Minute)
 	if err := s.Touch(ctx, "c0"); err != nil {
 		t.Fatal(err)
 	}
-	clk.Add(20 * time.Minute)
+	clk.Advance(20 * time.Minute)
 	if c, err = s.Get(ctx, "c0"); err != nil || !c.Updated.Equal(clk.Now().Add(-20*time.Minute)) {
 		t.Errorf("touched 20 minutes ago: %v, %v", c, err)
 	}
-	clk.Add(11 * time.Minute)
+	clk.Advance(11 * time.Minute)
 	for name, err := range map[string]error{
 		"get":    func() error { _, err := s.Get(ctx, "c0"); return err }(),
 		"append": func() error { _, err := s.Append(ctx, "c0", Entry{}); return err }(),

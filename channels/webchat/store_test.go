@@ -17,7 +17,7 @@ func TestMemoryStoreBounds(t *testing.T) {
 		if err := s.Create(ctx, &Conversation{ID: fmt.Sprint("c", i), TokenHash: hashToken("t")}); err != nil {
 			t.Fatal(err)
 		}
-		clk.Add(time.Second)
+		clk.Advance(time.Second)
 	}
 
 	// The transcript keeps the newest entries, within count and size.
@@ -56,7 +56,7 @@ func TestMemoryStoreBounds(t *testing.T) {
 	}
 
 	// Idle past the time to live: gone, for every operation.
-	clk.Add(30 * time.Minute)
+	clk.Advance(30 * time.Minute)
 	if _, err := s.Get(ctx, "c3"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("expired conversation: %v", err)
 	}
@@ -73,11 +73,11 @@ func TestMemoryStoreTouch(t *testing.T) {
 	clk := newClock()
 	s := NewMemoryStore(10*time.Minute, clk.Now, MemoryLimits{})
 	s.Create(ctx, &Conversation{ID: "c", TokenHash: hashToken("secret")})
-	clk.Add(9 * time.Minute)
+	clk.Advance(9 * time.Minute)
 	if err := s.Touch(ctx, "c"); err != nil {
 		t.Fatal(err)
 	}
-	clk.Add(9 * time.Minute)
+	clk.Advance(9 * time.Minute)
 	c, err := s.Get(ctx, "c")
 	if err != nil {
 		t.Fatal(err)
