@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os/exec"
@@ -29,29 +28,8 @@ const testAdminToken = "serve-admin-token-0123456789"
 // hands back the server too.
 func startInsightsServer(t *testing.T, dir string, args ...string) (string, *server) {
 	t.Helper()
-	cfg, err := serveFlags(append([]string{"--data", dir, "--shutdown-timeout", "5s"}, args...), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := newServer(ctx, cfg, newLogger(io.Discard, "text", "error"))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.serve(ctx, ln, io.Discard) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		srv.close()
-	})
-	return "http://" + ln.Addr().String(), srv
+	r := startServe(t, append([]string{"--data", dir, "--shutdown-timeout", "5s"}, args...)...)
+	return r.base, r.srv
 }
 
 func get(t *testing.T, url, token string) (int, string) {

@@ -3,14 +3,12 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"database/sql"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/cityline/cityline/cases"
 	"github.com/cityline/cityline/cases/open311"
 	"github.com/cityline/cityline/cases/open311/open311test"
+	"github.com/cityline/cityline/cases/postgres/pgtest"
 	"github.com/cityline/cityline/channels/twilio/twiliotest"
 )
 
@@ -43,11 +42,12 @@ type running struct {
 	base string
 	srv  *server
 	logs *syncBuffer
-	stop func()
+	stop func() error
 }
 
 // startServe runs `cityline serve` with args (newServer, then serve on
-// 127.0.0.1:0) until stop or the end of the test.
+// 127.0.0.1:0) until stop or the end of the test. stop returns what
+// serve returned; at the end of the test an error is reported.
 func startServe(t *testing.T, args ...string) *running {
 	t.Helper()
 	cfg, err := serveFlags(args, io.Discard)
@@ -69,59 +69,26 @@ func startServe(t *testing.T, args ...string) *running {
 	done := make(chan error, 1)
 	go func() { done <- srv.serve(ctx, ln, io.Discard) }()
 	stopped := false
-	stop := func() {
+	stop := func() error {
 		if stopped {
-			return
+			return nil
 		}
 		stopped = true
 		cancel()
+		defer srv.close()
 		select {
 		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
+			return err
 		case <-time.After(15 * time.Second):
-			t.Error("the server did not stop")
+			return errors.New("the server did not stop within 15 s")
 		}
-		srv.close()
-	}
-	t.Cleanup(stop)
-	return &running{base: "http://" + ln.Addr().String(), srv: srv, logs: logs, stop: stop}
-}
-
-// freshPostgresURL is an empty database for the test, dropped when it
-// ends; the test is skipped when no PostgreSQL server answers.
-func freshPostgresURL(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("CITYLINE_TEST_POSTGRES_URL")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
-	db, err := sql.Open("pgx", base) // the driver cases/postgres registers
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
-		t.Skipf("PostgreSQL is not reachable: %v (start one, or set CITYLINE_TEST_POSTGRES_URL)", err)
-	}
-	name := "cityline_test_" + strings.ToLower(rand.Text()[:16])
-	if _, err := db.ExecContext(ctx, `CREATE DATABASE "`+name+`"`); err != nil {
-		t.Fatalf("create test database: %v", err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		db.ExecContext(ctx, `DROP DATABASE IF EXISTS "`+name+`" WITH (FORCE)`)
+		if err := stop(); err != nil {
+			t.Errorf("serve: %v", err)
+		}
 	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
+	return &running{base: "http://" + ln.Addr().String(), srv: srv, logs: logs, stop: stop}
 }
 
 // eventually waits for cond, failing with what after 10 seconds.
@@ -274,7 +241,7 @@ func TestStatusNotifications(t *testing.T) {
 				"CITYLINE_NOTIFY_INTERVAL": "30ms"})
 			store := []string{"--data", t.TempDir()}
 			if kind == "postgres" {
-				store = append(store, "--postgres", freshPostgresURL(t))
+				store = append(store, "--postgres", pgtest.FreshDatabase(t))
 			}
 			r := startServe(t, store...)
 			tw := &twiliotest.Client{Base: r.base, PublicURL: e2ePublic, AuthToken: e2eToken}

@@ -6,14 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/cityline/cityline/channels/twilio"
 	"github.com/cityline/cityline/channels/twilio/twiliotest"
@@ -56,37 +54,8 @@ func startTwilioServer(t *testing.T, args []string, env map[string]string) (stri
 			t.Setenv(k, "")
 		}
 	}
-	cfg, err := serveFlags(append([]string{"--data", t.TempDir()}, args...), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := newServer(ctx, cfg, newLogger(logs, "text", "info"))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.serve(ctx, ln, io.Discard) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("server did not shut down")
-		}
-		srv.close()
-	})
-	return "http://" + ln.Addr().String(), srv, logs
+	r := startServe(t, append([]string{"--data", t.TempDir()}, args...)...)
+	return r.base, r.srv, r.logs
 }
 
 var e2eRef = regexp.MustCompile(`\bEX-\d{6}\b`)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,41 +20,8 @@ import (
 // 127.0.0.1:0) with args; cancel stops it and returns what serve returned.
 func startWebServer(t *testing.T, args ...string) (base string, stop func() error) {
 	t.Helper()
-	cfg, err := serveFlags(append([]string{"--data", t.TempDir(), "--shutdown-timeout", "5s"}, args...), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := newServer(ctx, cfg, newLogger(io.Discard, "text", "error"))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.serve(ctx, ln, io.Discard) }()
-	stopped := false
-	stop = func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		cancel()
-		defer srv.close()
-		select {
-		case err := <-done:
-			return err
-		case <-time.After(10 * time.Second):
-			t.Fatal("the server did not stop")
-		}
-		return nil
-	}
-	t.Cleanup(func() { stop() })
-	return "http://" + ln.Addr().String(), stop
+	r := startServe(t, append([]string{"--data", t.TempDir(), "--shutdown-timeout", "5s"}, args...)...)
+	return r.base, r.stop
 }
 
 // quietEnv clears the settings a developer's shell may have, so the
