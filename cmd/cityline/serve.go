@@ -16,6 +16,7 @@ import (
 	"github.com/cityline/cityline/channels/slack"
 	"github.com/cityline/cityline/channels/webchat"
 	"github.com/cityline/cityline/dialog"
+	"github.com/cityline/cityline/insights/metrics"
 )
 
 // serveConfig is everything `cityline serve` can be told, from flags and
@@ -277,34 +278,6 @@ func (s *server) close() {
 	}
 }
 
-// statusWriter records the status code for the access log.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 // accessLog logs each request: method, path (never the query, which can
 // carry contact details), status and duration.
 func accessLog(log *slog.Logger, next http.Handler) http.Handler {
@@ -314,12 +287,12 @@ func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 			return
 		}
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &metrics.StatusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		if r.URL.Path == "/healthz" || r.URL.Path == "/metrics" {
 			return
 		}
-		log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
+		log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.Status,
 			"ms", float64(time.Since(start).Microseconds())/1000)
 	})
 }

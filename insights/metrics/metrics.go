@@ -299,9 +299,9 @@ func (m *Metrics) Webhooks(sources map[string]string, h http.Handler) http.Handl
 			h.ServeHTTP(w, r)
 			return
 		}
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &StatusWriter{ResponseWriter: w}
 		h.ServeHTTP(sw, r)
-		switch sw.status {
+		switch sw.Status {
 		case http.StatusUnauthorized, http.StatusForbidden:
 			m.rejections.WithLabelValues(label(src), "signature").Inc()
 		case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
@@ -310,23 +310,33 @@ func (m *Metrics) Webhooks(sources map[string]string, h http.Handler) http.Handl
 	})
 }
 
-type statusWriter struct {
+// StatusWriter records the status of the response written through it,
+// for a handler wrapper that counts or logs answers (these metrics, and
+// the server's access log). Status is 0 until something is written.
+type StatusWriter struct {
 	http.ResponseWriter
-	status int
+	Status int
 }
 
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
+func (w *StatusWriter) WriteHeader(code int) {
+	if w.Status == 0 {
+		w.Status = code
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
+func (w *StatusWriter) Write(b []byte) (int, error) {
+	if w.Status == 0 {
+		w.Status = http.StatusOK
 	}
 	return w.ResponseWriter.Write(b)
 }
 
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+// Flush lets streams (server-sent events) flush through the wrapper.
+func (w *StatusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *StatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
