@@ -241,7 +241,7 @@ func withoutPlace(l *locale.Lang, text string) string {
 	p, ok := ParsePlace(l, text, false)
 	if !ok || len(p.words) == 0 || p.Kind == "landmark" ||
 		p.Kind == "intersection" && !slices.Contains(p.words, "and") && !slices.Contains(p.words, "&") {
-		return text
+		return withoutStreet(l, text)
 	}
 	// Find the run of the resident's own tokens whose words are the place's.
 	toks := strings.Fields(text)
@@ -259,6 +259,43 @@ func withoutPlace(l *locale.Lang, text string) string {
 		}
 	}
 	return text
+}
+
+// withoutStreet removes a street named without a house number ("on Cove
+// Rd", "down quarry rd"): a place preposition, one or two words of name,
+// and a type that only ends street names. Street names are often words
+// with meanings of their own (Cove, Elm, Water, Main) that would pull the
+// message towards water mains and trees.
+func withoutStreet(l *locale.Lang, text string) string {
+	toks := strings.Fields(text)
+	norm := make([]string, len(toks))
+	for i, t := range toks {
+		norm[i] = Normalize(t)
+	}
+	for i := 0; i+2 < len(toks); i++ {
+		if !l.IsOneOf("place_prepositions", norm[i]) {
+			continue
+		}
+		for n := 1; n <= 2 && i+n+1 < len(toks); n++ {
+			end := i + n + 1
+			if !l.IsOneOf("street_ends", norm[end]) || !plainName(l, norm[i+1:end]) {
+				continue
+			}
+			return strings.Join(append(slices.Clone(toks[:i+1]), toks[end+1:]...), " ")
+		}
+	}
+	return text
+}
+
+// plainName reports whether words can be a street's name: no small words
+// ("the bike", "my") and no place prepositions.
+func plainName(l *locale.Lang, words []string) bool {
+	for _, w := range words {
+		if w == "" || strings.Contains(w, " ") || l.IsOneOf("small_words", w) || l.IsOneOf("place_prepositions", w) {
+			return false
+		}
+	}
+	return true
 }
 
 // pair settles the commonest doubt: an article about a problem and the

@@ -98,3 +98,37 @@ func TestConfidenceIsBetweenZeroAndOne(t *testing.T) {
 		}
 	}
 }
+
+// A street named without a house number says where, not what: "Cove Rd"
+// must not pull a message towards the sea, nor "Water St" towards water
+// mains. Each message routes as it does without its street. Words that
+// only look like a street ("the bike lane", "the tennis court") stay.
+func TestStreetNamesSayWhereNotWhat(t *testing.T) {
+	p, ix, cat := examplePack(t)
+	r := dialog.NewRouter(p, ix, cat)
+	route := func(text string) dialog.Decision {
+		t.Helper()
+		d, err := r.Route(context.Background(), text, "en")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	for _, tc := range []struct{ with, without string }{
+		{"big pothole on Water St", "big pothole"},
+		{"sidewalk broken on Cove Rd", "sidewalk broken"},
+		{"tree down along Maple Dr after the storm", "tree down after the storm"},
+		{"streetlight out on Lake Shore Blvd", "streetlight out"},
+		{"graffiti on the bus shelter on Fountain Ave", "graffiti on the bus shelter"},
+	} {
+		with, without := route(tc.with), route(tc.without)
+		if with.Kind != without.Kind || with.ID != without.ID {
+			t.Errorf("%q routes to %s %s, but %q to %s %s", tc.with, with.Kind, with.ID, tc.without, without.Kind, without.ID)
+		}
+	}
+	for _, text := range []string{"car parked in the bike lane", "net is torn at the tennis court"} {
+		if d := route(text); d.Kind == dialog.KindFallback {
+			t.Errorf("%q fell back: its place words were taken for a street", text)
+		}
+	}
+}
