@@ -337,7 +337,7 @@ func (t *turn) collect(ctx context.Context) error {
 		t.s.State = StateIdle
 		return t.route(ctx, t.in.Text)
 	}
-	if t.s.Updated.Before(t.now.Add(-t.e.resume)) && !t.answers(d.Step) {
+	if t.s.Updated.Before(t.now.Add(-t.e.resume)) && !t.answers(ctx, d.Step) {
 		t.s.Asked = "resume"
 		t.add(t.say("resume_offer", "service", (t.serviceName(d.Service)), "where", t.where()))
 		t.yesNoChoices()
@@ -347,7 +347,7 @@ func (t *turn) collect(ctx context.Context) error {
 	if handled, err := t.command(ctx); handled || err != nil {
 		return err
 	}
-	err := t.fill(d.Step)
+	err := t.fill(ctx, d.Step)
 	switch {
 	case err == nil:
 		t.takeExtras(t.in.Text, d.Step)
@@ -411,13 +411,13 @@ func (t *turn) answersText(step string) bool {
 
 // answers reports whether the message reads as an answer to step, without
 // changing anything.
-func (t *turn) answers(step string) bool {
+func (t *turn) answers(ctx context.Context, step string) bool {
 	saved := *t.s.Draft
 	saved.Attrs = map[string][]string{}
 	for k, v := range t.s.Draft.Attrs {
 		saved.Attrs[k] = v
 	}
-	err := t.fill(step)
+	err := t.fill(ctx, step)
 	*t.s.Draft = saved
 	return err == nil
 }
@@ -425,7 +425,7 @@ func (t *turn) answers(step string) bool {
 var errRequired = errors.New("required")
 
 // fill reads the message as the answer to step.
-func (t *turn) fill(step string) error {
+func (t *turn) fill(ctx context.Context, step string) error {
 	d := t.s.Draft
 	text := strings.TrimSpace(t.in.Text)
 	skip := t.l.IsOneOf("skip", t.norm)
@@ -446,6 +446,9 @@ func (t *turn) fill(step string) error {
 			return nil
 		}
 		vals, err := t.parseAttr(a, text)
+		if a.IsList() {
+			vals, err = t.choiceByMeaning(ctx, a, text, vals, err)
+		}
 		if err != nil {
 			return err
 		}
@@ -593,7 +596,7 @@ func (t *turn) command(ctx context.Context) (bool, error) {
 	}
 	// "no, it's just at street level" answers the question; "no, it's at
 	// 14 King St" changes the place.
-	if step, ok := t.changeRequest(); ok && !t.answers(t.s.Draft.Step) {
+	if step, ok := t.changeRequest(); ok && !t.answers(ctx, t.s.Draft.Step) {
 		return true, t.edit(ctx, step)
 	}
 	// A reference on its own or with a status word is a status check; one

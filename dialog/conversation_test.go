@@ -1,6 +1,7 @@
 package dialog_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -383,5 +384,38 @@ func TestWebAnswersAskWhetherTheyHelped(t *testing.T) {
 		if strings.HasPrefix(ch.ID, "feedback:") {
 			t.Errorf("SMS answer offers %q", ch.Label)
 		}
+	}
+}
+
+// A list answered in the resident's own words, which share none with the
+// city's names for the choices: the lexicon says what they point to, as
+// it does for routing. Each part of the answer counts once it clearly
+// points to one choice.
+func TestListAnsweredInOwnWords(t *testing.T) {
+	for _, tc := range []struct {
+		answer string
+		want   []string
+	}{
+		{"my compost and the trash", []string{"ORGANICS", "GARBAGE"}},
+		{"the bottles and cans", []string{"RECYCLING"}},
+		{"the food scraps", []string{"ORGANICS"}},
+	} {
+		t.Run(tc.answer, func(t *testing.T) {
+			c := newConv(t, dialog.ChannelWeb)
+			c.say("my pickup was missed today at 12 King St W")
+			c.expect(dialog.StateCollecting, "What was not picked up")
+			c.say(tc.answer)
+			c.expect(dialog.StateCollecting, "curb by 7")
+			c.say("yes")
+			c.say("today")
+			c.expect(dialog.StateConfirming)
+			c.say("yes")
+			got := c.only().Attributes["STREAM"]
+			slices.Sort(got)
+			want := slices.Sorted(slices.Values(tc.want))
+			if !slices.Equal(got, want) {
+				t.Errorf("STREAM = %v, want %v", got, want)
+			}
+		})
 	}
 }
