@@ -365,7 +365,7 @@ func (t *turn) collect(ctx context.Context) error {
 		t.placeQuestion(err)
 		return nil
 	case errors.Is(err, errNotUnderstood):
-		if t.lateAnswer() {
+		if t.lateAnswer(ctx) {
 			// The answer to a question skipped because the first message
 			// seemed to answer it: taken, and the current one asked again.
 			t.question(d.Step, false)
@@ -384,16 +384,21 @@ func (t *turn) collect(ctx context.Context) error {
 // message seemed to answer it. People (and scripts) often answer every
 // question of a form in order anyway; the answer they give is the better
 // one, and nothing is thrown out of step.
-func (t *turn) lateAnswer() bool {
+func (t *turn) lateAnswer(ctx context.Context) bool {
 	d := t.s.Draft
 	for _, code := range d.Prefilled {
 		a, ok := t.attribute(code)
 		if !ok {
 			continue
 		}
-		vals, err := t.parseAttr(a, strings.TrimSpace(t.in.Text))
+		text := strings.TrimSpace(t.in.Text)
+		vals, err := t.parseAttr(a, text)
 		if err != nil {
-			continue
+			continue // what its own words do not answer is not taken by meaning either
+		}
+		if a.IsList() {
+			// "tires and some reno junk, drywall": every part counts.
+			vals, _ = t.choiceByMeaning(ctx, a, text, vals, nil)
 		}
 		d.set(code, vals)
 		d.Prefilled = slices.DeleteFunc(d.Prefilled, func(c string) bool { return c == code })
@@ -914,13 +919,19 @@ func (t *turn) confirming(ctx context.Context) error {
 		t.summary()
 		return nil
 	}
+	// "no plates and it's leaking oil" is no "no": it answers the vehicle's
+	// condition, taken from the first message and never asked.
+	if ok && !yes && !t.l.IsOneOf("no", t.norm) && t.lateAnswer(ctx) {
+		t.summary()
+		return nil
+	}
 	if ok && !yes {
 		return t.correctionMenu()
 	}
 	if id, picked := t.pickOffered(); picked && strings.HasPrefix(id, "edit:") {
 		return t.edit(ctx, strings.TrimPrefix(id, "edit:"))
 	}
-	if !ok && t.lateAnswer() {
+	if !ok && t.lateAnswer(ctx) {
 		t.summary()
 		return nil
 	}

@@ -419,3 +419,20 @@ func TestListAnsweredInOwnWords(t *testing.T) {
 		})
 	}
 }
+
+// At the confirmation, "no, it's in the travel lane actually" is not a
+// bare no: it corrects an answer taken from the first message, and the
+// summary comes back with it. A bare no still asks what to change.
+func TestConfirmationTakesACorrectedAnswer(t *testing.T) {
+	c := newConv(t, dialog.ChannelWeb)
+	c.say("pothole at 12 King St W, about 30 cm deep, in the bike lane")
+	c.say("larger than a car tire")
+	c.expect(dialog.StateConfirming, "In a bike lane")
+	c.say("no, it's in the travel lane actually")
+	c.expect(dialog.StateConfirming, "In a travel lane")
+	c.say("no")
+	c.expect(dialog.StateConfirming, "change")
+	if n := len(c.desk.All()); n != 0 {
+		t.Fatalf("%d cases filed before a yes", n)
+	}
+}
