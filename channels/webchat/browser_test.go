@@ -16,7 +16,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -63,22 +62,13 @@ func realServer(t *testing.T, edit func(*Config)) (*httptest.Server, *Handler) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Engine: eng, Pack: p, Catalog: cat, PhotoDir: t.TempDir(), CreateBurst: 100}
-	if edit != nil {
-		edit(&cfg)
-	}
-	h, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	h.Register(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		h.CloseStreams()
-		srv.Close()
+	hs := newHarness(t, eng, func(c *Config) {
+		c.CreateBurst = 100
+		if edit != nil {
+			edit(c)
+		}
 	})
-	return srv, h
+	return hs.srv, hs.h
 }
 
 // tab is one page in its own browser context (its own storage).
