@@ -15,6 +15,7 @@ import (
 	"github.com/cityline/cityline/channels/twilio"
 	"github.com/cityline/cityline/channels/twilio/twiliotest"
 	"github.com/cityline/cityline/dialog"
+	"github.com/cityline/cityline/dialog/sessiontest"
 )
 
 // FuzzWebhook posts any body to the Messaging webhook, behind the
@@ -37,13 +38,13 @@ func FuzzWebhook(f *testing.F) {
 		f.Add(body, true, "")
 		f.Add(body, false, "application/x-www-form-urlencoded; charset=utf-8")
 	}
-	b := exampleBrain(f)
-	store, err := sqlite.Open(f.Context(), filepath.Join(f.TempDir(), "cases.db"), b.pack.City.ReferencePrefix, nil)
+	p, ix, cat := sessiontest.Example(f)
+	store, err := sqlite.Open(f.Context(), filepath.Join(f.TempDir(), "cases.db"), p.City.ReferencePrefix, nil)
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { store.Close() })
-	eng, err := dialog.New(dialog.Config{Pack: b.pack, Router: b.router, Catalog: b.cat, Cases: store})
+	eng, err := dialog.New(dialog.Config{Pack: p, Router: dialog.NewRouter(p, ix, cat), Catalog: cat, Cases: store})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -21,9 +21,7 @@ import (
 	"github.com/cityline/cityline/channels/twilio"
 	"github.com/cityline/cityline/channels/twilio/twiliotest"
 	"github.com/cityline/cityline/dialog"
-	"github.com/cityline/cityline/dialog/locale"
 	"github.com/cityline/cityline/dialog/sessiontest"
-	"github.com/cityline/cityline/knowledge"
 )
 
 const (
@@ -35,25 +33,6 @@ const (
 
 // refRE finds a reference number in a reply.
 var refRE = regexp.MustCompile(`\bEX-\d{6}\b`)
-
-// exampleBrain is Example City (loaded once by sessiontest) with a
-// router over it.
-func exampleBrain(tb testing.TB) *brain {
-	p, ix, cat := sessiontest.Example(tb)
-	return &brain{pack: p, router: dialog.NewRouter(p, ix, cat), cat: cat}
-}
-
-type brain struct {
-	pack   *knowledge.Pack
-	router *dialog.Router
-	cat    *locale.Catalog
-}
-
-// events counts what the engine records: a turn of a new conversation
-// always records "started", so none at all means no turn was taken.
-type events struct{ n atomic.Int64 }
-
-func (e *events) Record(context.Context, dialog.Event) { e.n.Add(1) }
 
 // liveDesk is a staff desk that is always there: a handed-over
 // conversation then belongs to staff, and the assistant stays silent.
@@ -70,7 +49,7 @@ func (d *liveDesk) Relay(context.Context, string, *dialog.Session, string) error
 type server struct {
 	*twiliotest.Client
 	store  *sqlite.Store
-	events *events
+	events *sessiontest.Events
 	desk   *liveDesk
 	seq    int
 }
@@ -81,16 +60,16 @@ func withStaff(d *liveDesk) option { return func(c *dialog.Config) { c.Handoff =
 
 func newServer(t *testing.T, dir string, opts ...option) *server {
 	t.Helper()
-	b := exampleBrain(t)
-	store, err := sqlite.Open(t.Context(), filepath.Join(dir, "cases.db"), b.pack.City.ReferencePrefix, nil)
+	p, ix, cat := sessiontest.Example(t)
+	store, err := sqlite.Open(t.Context(), filepath.Join(dir, "cases.db"), p.City.ReferencePrefix, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	ev := &events{}
+	ev := &sessiontest.Events{}
 	// Each test reports afresh; finding the same pothole reported before
 	// is the dialog's own test.
-	cfg := dialog.Config{Pack: b.pack, Router: b.router, Catalog: b.cat, Cases: store, Events: ev, DuplicateRadius: -1,
+	cfg := dialog.Config{Pack: p, Router: dialog.NewRouter(p, ix, cat), Catalog: cat, Cases: store, Events: ev, DuplicateRadius: -1,
 		// Office hours do not matter to texts; a fixed weekday keeps replies stable.
 		Now: func() time.Time { return time.Date(2026, 3, 4, 15, 0, 0, 0, time.UTC) }}
 	for _, o := range opts {

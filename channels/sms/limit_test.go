@@ -15,6 +15,7 @@ import (
 	"github.com/cityline/cityline/channels/twilio"
 	"github.com/cityline/cityline/channels/twilio/twiliotest"
 	"github.com/cityline/cityline/dialog"
+	"github.com/cityline/cityline/dialog/sessiontest"
 )
 
 // firstN allows each key's first n messages; err makes it unreachable.
@@ -39,14 +40,14 @@ func (l *firstN) Allow(_ context.Context, key string) (bool, time.Duration, erro
 // polite reply and no turn; HELP and STOP are still answered; a limiter
 // that cannot be reached lets texts through.
 func TestRateLimit(t *testing.T) {
-	b := exampleBrain(t)
-	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "cases.db"), b.pack.City.ReferencePrefix, nil)
+	p, ix, cat := sessiontest.Example(t)
+	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "cases.db"), p.City.ReferencePrefix, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	ev := &events{}
-	eng, err := dialog.New(dialog.Config{Pack: b.pack, Router: b.router, Catalog: b.cat, Cases: store, Events: ev})
+	ev := &sessiontest.Events{}
+	eng, err := dialog.New(dialog.Config{Pack: p, Router: dialog.NewRouter(p, ix, cat), Catalog: cat, Cases: store, Events: ev})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,12 +64,12 @@ func TestRateLimit(t *testing.T) {
 
 	s.text(t, resident, "hello")
 	s.text(t, resident, "when is garbage day")
-	turns := ev.n.Load()
+	turns := ev.N.Load()
 	want := eng.Say("en", "rate_limited")
 	if got := s.text(t, resident, "hello again"); len(got) != 1 || got[0] != want {
 		t.Errorf("over the limit: %q, want %q", got, want)
 	}
-	if ev.n.Load() != turns {
+	if ev.N.Load() != turns {
 		t.Error("a text over the limit was processed")
 	}
 	if got := s.text(t, resident, "HELP"); len(got) != 1 || got[0] == want {

@@ -38,7 +38,7 @@ func TestSignatureRequired(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("tampered: status %d, want 403", resp.StatusCode)
 	}
-	if n := s.events.n.Load(); n != 0 {
+	if n := s.events.N.Load(); n != 0 {
 		t.Errorf("refused requests took %d dialog steps, want none", n)
 	}
 	if got := s.text(t, resident, "hi"); len(got) == 0 {

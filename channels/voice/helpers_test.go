@@ -2,14 +2,12 @@ package voice
 
 import (
 	"bufio"
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,9 +17,7 @@ import (
 	"github.com/cityline/cityline/channels/twilio"
 	"github.com/cityline/cityline/channels/twilio/twiliotest"
 	"github.com/cityline/cityline/dialog"
-	"github.com/cityline/cityline/dialog/locale"
 	"github.com/cityline/cityline/dialog/sessiontest"
-	"github.com/cityline/cityline/knowledge"
 )
 
 const (
@@ -38,24 +34,6 @@ var (
 	afterHours  = time.Date(2026, 3, 4, 3, 0, 0, 0, time.UTC)  // 22:00 the day before
 )
 
-// exampleBrain is Example City (loaded once by sessiontest) with a
-// router over it.
-func exampleBrain(tb testing.TB) *brain {
-	p, ix, cat := sessiontest.Example(tb)
-	return &brain{pack: p, router: dialog.NewRouter(p, ix, cat), cat: cat}
-}
-
-type brain struct {
-	pack   *knowledge.Pack
-	router *dialog.Router
-	cat    *locale.Catalog
-}
-
-// events counts what the engine records.
-type events struct{ n atomic.Int64 }
-
-func (e *events) Record(context.Context, dialog.Event) { e.n.Add(1) }
-
 // server is the voice channel on a real HTTP server, over a real engine
 // and a SQLite case file.
 type server struct {
@@ -63,20 +41,20 @@ type server struct {
 	h      *Handler
 	store  *sqlite.Store
 	clock  *casetest.FakeClock
-	events *events
+	events *sessiontest.Events
 }
 
 func newServer(t *testing.T, agent string) *server {
 	t.Helper()
-	b := exampleBrain(t)
-	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "cases.db"), b.pack.City.ReferencePrefix, nil)
+	p, ix, cat := sessiontest.Example(t)
+	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "cases.db"), p.City.ReferencePrefix, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
 	clk := casetest.NewFakeClock(officeHours)
-	ev := &events{}
-	eng, err := dialog.New(dialog.Config{Pack: b.pack, Router: b.router, Catalog: b.cat, Cases: store,
+	ev := &sessiontest.Events{}
+	eng, err := dialog.New(dialog.Config{Pack: p, Router: dialog.NewRouter(p, ix, cat), Catalog: cat, Cases: store,
 		Events: ev, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -252,7 +252,7 @@ func TestNoInputTwice(t *testing.T) {
 	if len(offer.All("Hangup")) != 1 {
 		t.Errorf("the call does not end if the caller stays silent:\n%s", c.doc)
 	}
-	if n := s.events.n.Load(); n != 1 { // the greeting's "started" only
+	if n := s.events.N.Load(); n != 1 { // the greeting's "started" only
 		t.Errorf("silence took dialog turns: %d events", n)
 	}
 	// Taking the offer.
@@ -317,13 +317,13 @@ func TestBadInput(t *testing.T) {
 	}
 	// Unsigned requests never reach the call.
 	unsigned := &twiliotest.Client{Base: s.Base}
-	before := s.events.n.Load()
+	before := s.events.N.Load()
 	for _, p := range []string{Path, GatherPath + "?n=1"} {
 		if status, _ := unsigned.Post(t, p, url.Values{"CallSid": {"CA-x"}, "SpeechResult": {"agent"}}); status != http.StatusForbidden {
 			t.Errorf("unsigned %s: status %d, want 403", p, status)
 		}
 	}
-	if s.events.n.Load() != before {
+	if s.events.N.Load() != before {
 		t.Error("an unsigned request took a dialog turn")
 	}
 }

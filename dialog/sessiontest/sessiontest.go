@@ -328,3 +328,11 @@ func (d *Desk) Filed() int {
 	defer d.mu.Unlock()
 	return len(d.cases)
 }
+
+// Events counts what an engine records. A turn of a new conversation
+// always records "started", so a count that does not move means no turn
+// was taken.
+type Events struct{ N atomic.Int64 }
+
+// Record implements dialog.EventSink.
+func (e *Events) Record(context.Context, dialog.Event) { e.N.Add(1) }
