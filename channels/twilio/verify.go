@@ -127,21 +127,9 @@ func (v *Verifier) valid(url string, form neturl.Values, body []byte, signature 
 }
 
 // sign is the signature twilio-go computes for url and form without
-// changing the URL's port: base64 HMAC-SHA1 of the URL and, by sorted
-// name, each parameter's name and first value.
+// changing the URL's port: each parameter's first value only.
 func (v *Verifier) sign(url string, form neturl.Values) string {
-	names := make([]string, 0, len(form))
-	for k := range form {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	mac := hmac.New(sha1.New, v.token)
-	io.WriteString(mac, url)
-	for _, k := range names {
-		io.WriteString(mac, k)
-		io.WriteString(mac, form[k][0])
-	}
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	return signature(v.token, url, form, false)
 }
 
 // Sign is X-Twilio-Signature for a POST of form to fullURL, as Twilio
@@ -150,19 +138,31 @@ func (v *Verifier) sign(url string, form neturl.Values) string {
 // repeated parameter's values sorted too). The load test and the tests
 // sign webhooks with it; the server checks them with twilio-go.
 func Sign(authToken, fullURL string, form neturl.Values) string {
-	mac := hmac.New(sha1.New, []byte(authToken))
-	io.WriteString(mac, fullURL)
+	return signature([]byte(authToken), fullURL, form, true)
+}
+
+// signature is the base64 HMAC-SHA1 of url and, by sorted name, each
+// parameter's name and value: every value in order when all is set, the
+// first one otherwise.
+func signature(key []byte, url string, form neturl.Values, all bool) string {
+	mac := hmac.New(sha1.New, key)
+	io.WriteString(mac, url)
 	names := make([]string, 0, len(form))
 	for k := range form {
 		names = append(names, k)
 	}
 	slices.Sort(names)
 	for _, k := range names {
-		vals := slices.Clone(form[k])
-		slices.Sort(vals)
-		for _, v := range vals {
+		if len(form[k]) == 0 {
+			continue
+		}
+		vals := form[k][:1]
+		if all {
+			vals = slices.Sorted(slices.Values(form[k]))
+		}
+		for _, val := range vals {
 			io.WriteString(mac, k)
-			io.WriteString(mac, v)
+			io.WriteString(mac, val)
 		}
 	}
 	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
