@@ -39,6 +39,16 @@ var (
 	buildErr  error
 )
 
+// TestMain removes the binary the fault tests built: one per run would
+// otherwise pile up in the temporary folder.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtBin != "" {
+		os.RemoveAll(filepath.Dir(builtBin))
+	}
+	os.Exit(code)
+}
+
 // cityline builds the binary once for the test run.
 func cityline(t *testing.T) string {
 	t.Helper()
